@@ -1,0 +1,120 @@
+"""Dask clusters: an embedded local one by default, or an existing scheduler by address."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+__all__ = ["ClusterSpec", "dask_client", "map_bounded"]
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+class ClusterSpec:
+    """How to get Dask workers: an address, or a local cluster of this shape."""
+
+    def __init__(
+        self,
+        scheduler: str | None = None,
+        *,
+        n_workers: int | None = None,
+        threads_per_worker: int = 1,
+        processes: bool = True,
+        memory_limit: str | None = "auto",
+    ) -> None:
+        self.scheduler = scheduler
+        self.n_workers = n_workers or max(1, os.cpu_count() or 1)
+        self.threads_per_worker = threads_per_worker
+        self.processes = processes
+        self.memory_limit = memory_limit
+
+    def __repr__(self) -> str:
+        if self.scheduler:
+            return f"ClusterSpec(scheduler={self.scheduler!r})"
+        kind = "processes" if self.processes else "threads"
+        return f"ClusterSpec(local {self.n_workers} {kind} x {self.threads_per_worker} threads)"
+
+
+@contextmanager
+def dask_client(spec: ClusterSpec | None = None) -> Iterator[Any]:
+    """Yield a ``distributed.Client``: connected to ``spec.scheduler`` or to a new local cluster.
+
+    A local cluster is closed on exit; an external scheduler is left running.
+    """
+    from distributed import Client, LocalCluster
+
+    spec = spec or ClusterSpec()
+    if spec.scheduler:
+        log.info("connecting to Dask scheduler %s", spec.scheduler)
+        with Client(spec.scheduler) as client:
+            yield client
+        return
+    log.info("starting %r", spec)
+    with (
+        LocalCluster(
+            n_workers=spec.n_workers,
+            threads_per_worker=spec.threads_per_worker,
+            processes=spec.processes,
+            memory_limit=spec.memory_limit,
+            dashboard_address=None,
+        ) as cluster,
+        Client(cluster) as client,
+    ):
+        yield client
+
+
+def map_bounded(
+    client: Any,
+    func: Callable[..., R],
+    items: Sequence[T] | Iterable[T],
+    *,
+    on_result: Callable[[T, R | None, BaseException | None], None],
+    max_in_flight: int | None = None,
+    retries: int = 2,
+    **kwargs: Any,
+) -> None:
+    """Run ``func(item, **kwargs)`` on the cluster with a bounded number of tasks in flight.
+
+    ``on_result(item, result, error)`` runs in the calling process as each task ends, so
+    results can be committed while later tasks still run and memory stays flat however
+    many items there are. A task that still fails after ``retries`` reports its error
+    instead of stopping the run.
+    """
+    from distributed import as_completed
+
+    if max_in_flight is None:
+        n_threads = sum(client.nthreads().values()) or 1
+        max_in_flight = 2 * n_threads
+    iterator = iter(items)
+    pending: dict[Any, T] = {}
+
+    def submit_next() -> Any | None:
+        try:
+            item = next(iterator)
+        except StopIteration:
+            return None
+        future = client.submit(func, item, pure=False, retries=retries, **kwargs)
+        pending[future] = item
+        return future
+
+    futures = [f for f in (submit_next() for _ in range(max_in_flight)) if f is not None]
+    queue = as_completed(futures)
+    for future in queue:
+        item = pending.pop(future)
+        try:
+            result = future.result()
+        except Exception as exc:  # noqa: BLE001 - a task's failure is reported per item
+            on_result(item, None, exc)
+        else:
+            on_result(item, result, None)
+        finally:
+            future.release()
+        nxt = submit_next()
+        if nxt is not None:
+            queue.add(nxt)

@@ -1,0 +1,30 @@
+"""Reading microscope files and writing OME-Zarr plates."""
+
+from hts.io.ingest import IngestOptions, ingest
+from hts.io.naming import PRESETS, NameFields, NamingError
+from hts.io.omezarr import PlateStore, TimepointInfo
+from hts.io.readers import ImageData, ImageHeader, ImageReadError, read_header, read_image
+from hts.io.report import IngestReport, Problem, ProblemKind
+from hts.io.tables import TableError, WellInfo, read_manifest, read_plate_map
+
+__all__ = [
+    "PRESETS",
+    "ImageData",
+    "ImageHeader",
+    "ImageReadError",
+    "IngestOptions",
+    "IngestReport",
+    "NameFields",
+    "NamingError",
+    "PlateStore",
+    "Problem",
+    "ProblemKind",
+    "TableError",
+    "TimepointInfo",
+    "WellInfo",
+    "ingest",
+    "read_header",
+    "read_image",
+    "read_manifest",
+    "read_plate_map",
+]
