@@ -81,6 +81,7 @@ def plate_metadata(name: str, wells: Iterable[WellId], *, field_count: int) -> d
     return {
         "version": NGFF_VERSION,
         "plate": {
+            "version": NGFF_VERSION,
             "name": name,
             "field_count": field_count,
             "rows": [{"name": row_name(r)} for r in range(n_rows)],

@@ -89,9 +89,7 @@ def _outer_contours(mask: npt.ArrayLike) -> tuple[np.ndarray, tuple[Contour, ...
     return binary, tuple(contours)
 
 
-def _largest(
-    mask: npt.ArrayLike, *, min_area_px: int
-) -> tuple[BoolImage, Contour | None, int]:
+def _largest(mask: npt.ArrayLike, *, min_area_px: int) -> tuple[BoolImage, Contour | None, int]:
     """Filled largest object, its outer contour (or None) and the number of objects."""
     if min_area_px < 1:
         raise ValueError(f"min_area_px must be >= 1, got {min_area_px}")

@@ -57,7 +57,9 @@ def minmax_to_uint8(image: npt.ArrayLike) -> npt.NDArray[np.uint8]:
     hi = float(array.max())
     if hi == lo:
         return np.zeros(array.shape, dtype=np.uint8)
-    scaled = (array.astype(work_dtype) - work_dtype(lo)) * work_dtype(255.0 / (hi - lo))
+    scaled: npt.NDArray[np.floating] = array.astype(work_dtype)
+    scaled -= np.asarray(lo, dtype=work_dtype)
+    scaled *= np.asarray(255.0 / (hi - lo), dtype=work_dtype)
     return np.clip(np.rint(scaled), 0, 255).astype(np.uint8)
 
 

@@ -40,6 +40,9 @@ __all__ = [
 FATES: tuple[str, ...] = ("untreated", "control", "relapse")
 
 _HOURS_PER_DAY = 24.0
+# Seed-sequence keys have a fixed length and a domain tag: SeedSequence([1, 2]) and
+# SeedSequence([1, 2, 0]) give the same stream, so keys of different lengths could collide.
+_GROWTH_TAG = 1
 
 
 @dataclass(frozen=True)
@@ -199,11 +202,12 @@ def _treated(
     bump = min(rng.uniform(0.03, 0.1), 0.9 * (threshold_d / d0 - 1.0))
     tau_bump = rng.uniform(1.0, 2.0)
     if controlled:
-        nadir = rng.uniform(0.3, 0.55) * max(0.6, 1.0 - 0.02 * dose_gy)
+        nadir = rng.uniform(0.35, 0.6) * max(0.7, 1.0 - 0.02 * dose_gy)
     else:
         nadir = rng.uniform(0.45, 0.7)
     tau_shrink = rng.uniform(2.0, 4.0)
-    tau_slow = rng.uniform(30.0, 60.0) if controlled else math.inf
+    # Controlled spheroids keep shrinking slowly, to about half their nadir at most.
+    tau_slow = rng.uniform(20.0, 40.0) if controlled else math.inf
 
     crossing_d = math.nan
     onset_d = t_last
@@ -213,14 +217,15 @@ def _treated(
 
     detach_d = math.nan
     remnant = 0.0
-    tau_remnant = rng.uniform(20.0, 40.0)
+    tau_remnant = rng.uniform(30.0, 60.0)
     if rng.random() < min(0.8, scenario.detach_probability_per_gy * dose_gy):
         detach_d = (onset_d if not controlled else t_last) * rng.uniform(0.2, 0.7)
         remnant = rng.uniform(*scenario.remnant_diameter_um)
 
     def attached(t: np.ndarray) -> np.ndarray:
         growth = 1.0 + bump * (t / tau_bump) * np.exp(1.0 - t / tau_bump)
-        shrink = (nadir + (1.0 - nadir) * np.exp(-t / tau_shrink)) * np.exp(-t / tau_slow)
+        shrink = nadir + (1.0 - nadir) * np.exp(-t / tau_shrink)
+        shrink = shrink * (0.5 + 0.5 * np.exp(-t / tau_slow))
         return d0 * growth * shrink
 
     def before_regrowth(t: np.ndarray) -> np.ndarray:
@@ -228,7 +233,8 @@ def _treated(
         if math.isnan(detach_d):
             return d
         at_detach = float(attached(np.array([detach_d]))[0])
-        left = min(remnant, 0.8 * at_detach) * np.exp(-(t - detach_d) / tau_remnant)
+        fade = 0.5 + 0.5 * np.exp(-np.maximum(t - detach_d, 0.0) / tau_remnant)
+        left = min(remnant, 0.8 * at_detach) * fade
         return np.where(t >= detach_d, np.minimum(d, left), d)
 
     diameter = before_regrowth(t_d)
@@ -351,7 +357,7 @@ def simulate_plate(
     arms = assign_arms(len(wells), len(scenario.doses_gy))
     histories = []
     for well, arm in zip(wells, arms, strict=True):
-        rng = np.random.default_rng(np.random.SeedSequence([seed, well.row_index, well.column]))
+        rng = np.random.default_rng(np.random.SeedSequence([seed, _GROWTH_TAG, well.row_index, well.column]))
         dose = scenario.doses_gy[int(arm)]
         histories.append(
             simulate_spheroid(well, dose, times_h=times_h, scenario=scenario, rng=rng)

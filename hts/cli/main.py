@@ -1,0 +1,203 @@
+"""The ``hts`` command line. Imports of heavy libraries happen inside each command."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from pathlib import Path
+
+from hts import __version__
+
+__all__ = ["main"]
+
+#: Exit status when a command finished but left some input out (e.g. unreadable files).
+EXIT_INCOMPLETE = 3
+
+log = logging.getLogger("hts.cli")
+
+
+def _add_cluster_args(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("Dask")
+    group.add_argument("--scheduler", metavar="ADDRESS", help="existing Dask scheduler, e.g. tcp://host:8786")
+    group.add_argument("--workers", type=int, metavar="N", help="local worker count (default: CPU cores)")
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="hts",
+        description="High-throughput segmentation and growth analysis of tumour spheroid images.",
+    )
+    parser.add_argument("--version", action="version", version=f"hts {__version__}")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv: debug)")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("synth", help="write a synthetic plate of brightfield images with ground truth")
+    p.add_argument("--out", required=True, type=Path, help="output folder")
+    p.add_argument("--wells", type=int, default=8, help="number of wells (spheroids)")
+    p.add_argument("--days", type=int, default=10, help="days imaged after treatment (day 0 included)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--plate", default="SYN01", help="plate name used in file names")
+    p.set_defaults(func=_cmd_synth)
+
+    p = sub.add_parser("ingest", help="ingest a folder of images into an OME-Zarr plate")
+    p.add_argument("source", type=Path, help="folder searched recursively for TIFF/PNG/JPEG images")
+    p.add_argument("--out", required=True, type=Path, help="plate path, e.g. PLATE.zarr")
+    p.add_argument("--pattern", default="auto", help="naming preset (incucyte, imagexpress, cytation, days), 'auto', or a regex with named groups")
+    p.add_argument("--manifest", type=Path, help="CSV assigning files to wells and time points (instead of --pattern)")
+    p.add_argument("--plate-map", type=Path, help="CSV of per-well metadata: cell_line, agent, dose, arm, replicate, treated_at")
+    p.add_argument("--pixel-size-um", type=float, help="pixel size in micrometres (overrides file metadata)")
+    p.add_argument("--plate", dest="plate_name", help="plate name (default: from file names, else the folder name)")
+    p.add_argument("--treated-at", type=datetime.fromisoformat, help="treatment time (ISO 8601) for wells without one in the plate map")
+    p.add_argument("--verify", action="store_true", help="checksum every already-ingested file, not only changed ones")
+    p.add_argument("--report", type=Path, help="also write the ingest report as JSON here")
+    _add_cluster_args(p)
+    p.set_defaults(func=_cmd_ingest)
+
+    p = sub.add_parser("run", help="segment a plate into a results store")
+    p.add_argument("plate", type=Path, help="OME-Zarr plate written by 'hts ingest'")
+    p.add_argument("--results", type=Path, help="results store (default: PLATE's name with .results.zarr)")
+    p.add_argument("--model", default="classical", help="segmenter name")
+    p.add_argument("--redo", action="store_true", help="reprocess every image, not only missing or outdated ones")
+    _add_cluster_args(p)
+    p.set_defaults(func=_cmd_run)
+
+    p = sub.add_parser("demo", help="synthesise, ingest and segment a demo plate, then summarise it")
+    p.add_argument("--dir", type=Path, default=Path("demo"), help="working folder (default: ./demo)")
+    p.add_argument("--wells", type=int, default=12)
+    p.add_argument("--days", type=int, default=8)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--model", default="classical", help="segmenter name")
+    _add_cluster_args(p)
+    p.set_defaults(func=_cmd_demo)
+    return parser
+
+
+def _progress(args: argparse.Namespace, desc: str, total: int | None = None) -> tuple[Callable[[int], None] | None, Callable[[], None]]:
+    """A tqdm progress callback (or none with --quiet) and its closer."""
+    if args.quiet:
+        return None, lambda: None
+    from tqdm import tqdm
+
+    bar = tqdm(total=total, desc=desc, unit="img", file=sys.stderr, dynamic_ncols=True)
+    return bar.update, bar.close
+
+
+def _cluster(args: argparse.Namespace, *, processes: bool) -> object:
+    from hts.distributed.cluster import ClusterSpec
+
+    if args.scheduler:
+        return ClusterSpec(args.scheduler)
+    if processes:
+        return ClusterSpec(n_workers=args.workers)
+    return ClusterSpec(n_workers=1, threads_per_worker=max(2, 2 * (args.workers or 2)), processes=False)
+
+
+def _cmd_synth(args: argparse.Namespace) -> int:
+    from hts.synth import write_synthetic_plate
+
+    update, close = _progress(args, "synth")
+    try:
+        plate = write_synthetic_plate(args.out, wells=args.wells, days=args.days, seed=args.seed, plate=args.plate, progress=update)
+    finally:
+        close()
+    print(f"wrote {plate.n_images} images of plate {args.plate} to {plate.images_dir}")
+    print(f"plate map: {plate.plate_map}")
+    return 0
+
+
+def _cmd_ingest(args: argparse.Namespace) -> int:
+    import json
+
+    from hts.io import IngestOptions, ingest
+
+    options = IngestOptions(
+        pattern=args.pattern, manifest=args.manifest, plate_map=args.plate_map,
+        pixel_size_um=args.pixel_size_um, plate_name=args.plate_name,
+        treated_at=args.treated_at, verify=args.verify,
+    )  # fmt: skip
+    update, close = _progress(args, "ingest")
+    try:
+        report = ingest(args.source, args.out, options=options, cluster=_cluster(args, processes=False), progress=update)  # type: ignore[arg-type]
+    finally:
+        close()
+    print(report.summary())
+    for problem in report.problems:
+        if problem.kind != "ignored":
+            print(f"  {problem.kind:8s} {problem.path}: {problem.reason}")
+    if args.report:
+        args.report.write_text(json.dumps(report.to_json(), indent=2))
+    return 0 if report.complete else EXIT_INCOMPLETE
+
+
+def _default_results(plate: Path) -> Path:
+    return plate.with_name(plate.name.removesuffix(".zarr") + ".results.zarr")
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from hts.distributed.run import run_plate
+
+    results = args.results or _default_results(args.plate)
+    bar: dict[str, Callable[[], None]] = {}
+    holder: list[Callable[[int], None] | None] = [None]
+
+    def on_plan(total: int) -> None:
+        holder[0], bar["close"] = _progress(args, "segment", total)
+
+    def update(n: int) -> None:
+        if holder[0] is not None:
+            holder[0](n)
+
+    try:
+        summary = run_plate(args.plate, results, segmenter=args.model, cluster=_cluster(args, processes=True), redo=args.redo, progress=update, on_plan=on_plan)  # type: ignore[arg-type]
+    finally:
+        bar.get("close", lambda: None)()
+    print(summary.line())
+    print(f"results: {results}  (open with hts.open_results)")
+    return EXIT_INCOMPLETE if summary.counts.get("failed") else 0
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from hts.cli.summary import summarise_results
+
+    base: Path = args.dir
+    synth_args = argparse.Namespace(**vars(args), out=base / "synthetic", plate="DEMO01")
+    _cmd_synth(synth_args)
+    plate = base / "DEMO01.zarr"
+    ingest_args = argparse.Namespace(
+        **vars(args), source=base / "synthetic" / "images", out=plate, pattern="auto", manifest=None,
+        plate_map=base / "synthetic" / "plate_map.csv", pixel_size_um=None, plate_name=None,
+        treated_at=None, verify=False, report=None,
+    )  # fmt: skip
+    status = _cmd_ingest(ingest_args)
+    run_args = argparse.Namespace(**vars(args), plate=plate, results=None, redo=False)
+    status = max(status, _cmd_run(run_args))
+    print()
+    print(summarise_results(_default_results(plate)))
+    return status
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _build_parser()
+    args = parser.parse_args(argv)
+    level = logging.WARNING if args.verbose == 0 else logging.INFO if args.verbose == 1 else logging.DEBUG
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    for noisy in ("distributed", "tornado", "asyncio"):
+        logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
+    try:
+        return int(args.func(args))
+    except (OSError, ValueError) as exc:
+        if args.verbose:
+            raise
+        print(f"hts {args.command}: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"hts {args.command}: interrupted; re-run to resume", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,35 @@
+"""A short text summary of a results store, for the terminal."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from hts.results.schema import Status
+
+__all__ = ["summarise_results"]
+
+
+def summarise_results(path: Path | str) -> str:
+    """Per arm: spheroids, median diameter (um) at the first and last time point; QC counts."""
+    from hts.results.store import open_results
+
+    ds = open_results(path).load()
+    status = ds.status.values
+    lines = [
+        f"results {path}: {ds.sizes['well']} spheroids x {ds.sizes['timepoint']} time points",
+        "status: " + ", ".join(
+            f"{int((status == s).sum())} {s.name.lower()}" for s in Status if (status == s).any()
+        ),
+    ]
+    days = ds.day.values
+    first, last = 0, ds.sizes["timepoint"] - 1
+    lines.append(f"{'arm':<24s} {'n':>3s} {'d(day %g) um' % days[first]:>14s} {'d(day %g) um' % days[last]:>14s}")
+    for arm in sorted(set(ds.arm.values.tolist())):
+        sel = ds.diameter_um.values[ds.arm.values == arm]
+        d0, d1 = np.nanmedian(sel[:, first]), np.nanmedian(sel[:, last])
+        lines.append(f"{arm or '(no plate map)':<24s} {sel.shape[0]:>3d} {d0:>14.0f} {d1:>14.0f}")
+    flagged = int(((ds.qc_flags.values != 0) & (status == Status.OK)).sum())
+    lines.append(f"images with QC flags: {flagged} of {int((status == Status.OK).sum())}")
+    return "\n".join(lines)

@@ -1,0 +1,232 @@
+"""Quality-control flags for one segmented image, storable as a small integer bit field.
+
+Flags mark images a scientist should look at before trusting their measurement; none of
+them changes the measurement itself.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+from hts.measure.morphometrics import SpheroidMeasurement, largest_object
+
+__all__ = ["QCFlags", "contour_margin", "focus_measure", "qc_flags"]
+
+
+@dataclass(frozen=True)
+class QCFlags:
+    """Quality-control flags of one image.
+
+    Each flag has a fixed bit in `to_bits` (stable: stored results depend on it):
+
+    ====================  ===  =====
+    flag                  bit  value
+    ====================  ===  =====
+    ``no_object``         0    1
+    ``multiple_objects``  1    2
+    ``touches_border``    2    4
+    ``low_confidence``    3    8
+    ``out_of_focus``      4    16
+    ====================  ===  =====
+
+    Attributes
+    ----------
+    no_object : bool
+        No spheroid was found.
+    multiple_objects : bool
+        More than one object was found (the image counts as ambiguous; the largest is
+        measured).
+    touches_border : bool
+        The spheroid touches the image edge, so part of it may be cut off.
+    low_confidence : bool
+        The probability map is undecided along the spheroid's border.
+    out_of_focus : bool
+        The image has too little fine detail to be in focus.
+    """
+
+    no_object: bool = False
+    multiple_objects: bool = False
+    touches_border: bool = False
+    low_confidence: bool = False
+    out_of_focus: bool = False
+
+    def to_bits(self) -> int:
+        """The flags as an integer: bit i set when the i-th flag (table above) is."""
+        return sum(
+            1 << bit
+            for bit, field in enumerate(dataclasses.fields(self))
+            if getattr(self, field.name)
+        )
+
+    @classmethod
+    def from_bits(cls, bits: int) -> QCFlags:
+        """Flags from an integer written by `to_bits`; unknown bits raise ValueError."""
+        names = [field.name for field in dataclasses.fields(cls)]
+        if bits < 0 or bits >> len(names):
+            raise ValueError(f"not a QC bit field: {bits}")
+        return cls(**{name: bool(bits >> bit & 1) for bit, name in enumerate(names)})
+
+    @property
+    def flagged(self) -> bool:
+        """Whether any flag is set."""
+        return self.to_bits() != 0
+
+
+def _band(object_mask: npt.NDArray[np.bool_], *, band_px: int) -> npt.NDArray[np.bool_]:
+    """Pixels within ``band_px`` of the object's border, on both sides."""
+    size = 2 * band_px + 1
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size))
+    binary = object_mask.view(np.uint8)
+    outer = cv2.dilate(binary, kernel, borderType=cv2.BORDER_CONSTANT, borderValue=0)
+    inner = cv2.erode(binary, kernel, borderType=cv2.BORDER_REPLICATE)
+    return (outer != 0) & (inner == 0)
+
+
+def contour_margin(
+    probability: npt.ArrayLike, object_mask: npt.ArrayLike, *, band_px: int = 3
+) -> float:
+    """Mean decision margin |p - 0.5| * 2 in a band around an object's border.
+
+    Parameters
+    ----------
+    probability : (Y, X) float
+        Spheroid probability in [0, 1].
+    object_mask : (Y, X) bool
+        The (filled) spheroid.
+    band_px : int, optional
+        Half-width of the band, in pixels of ``probability``.
+
+    Returns
+    -------
+    float
+        In [0, 1]: 1 for a crisp 0/1 map, near 0 when the map hovers at 0.5 along the
+        border. NaN for an empty object.
+    """
+    p = np.asarray(probability, dtype=np.float32)
+    obj = np.asarray(object_mask) != 0
+    if p.shape != obj.shape:
+        raise ValueError(f"shapes differ: probability {p.shape}, mask {obj.shape}")
+    if band_px < 1:
+        raise ValueError(f"band_px must be >= 1, got {band_px}")
+    band = _band(obj, band_px=band_px)
+    if not band.any():
+        return float("nan")
+    return float(np.mean(np.abs(p[band] - 0.5)) * 2.0)
+
+
+def focus_measure(
+    image: npt.ArrayLike,
+    object_mask: npt.ArrayLike | None = None,
+    *,
+    band_px: int = 5,
+    smooth_px: float = 2.0,
+) -> float:
+    """Variance of the Laplacian of a normalised image: high when in focus.
+
+    The image is rescaled between its 0.5th and 99.5th percentiles (so the measure does
+    not depend on exposure or bit depth, and hot pixels do not matter) and smoothed
+    with a Gaussian so sensor noise does not pass for detail. With an object mask the
+    variance is taken in a band around the object's border: a spheroid's edge is the
+    detail whose sharpness matters, and a mostly empty background says little about
+    focus. The value depends on pixel size and optics; calibrate thresholds per setup.
+
+    Parameters
+    ----------
+    image : (Y, X) array, any real dtype
+        Brightfield image.
+    object_mask : (Y, X) bool, optional
+        The spheroid, on the grid of ``image``; without it the whole image is used.
+    band_px : int, optional
+        Half-width of the border band, in pixels.
+    smooth_px : float, optional
+        Standard deviation of the Gaussian applied first, in pixels.
+
+    Returns
+    -------
+    float
+        >= 0 (in 1 / px^4 of the normalised image); 0 for a constant image, NaN for an
+        empty object mask.
+    """
+    array = np.asarray(image)
+    if array.ndim != 2:
+        raise ValueError(f"image must be 2-D (Y, X), got shape {array.shape}")
+    band: npt.NDArray[np.bool_] | None = None
+    if object_mask is not None:
+        obj = np.asarray(object_mask) != 0
+        if obj.shape != array.shape:
+            raise ValueError(f"shapes differ: image {array.shape}, mask {obj.shape}")
+        band = _band(obj, band_px=band_px)
+        if not band.any():
+            return float("nan")
+    work = array.astype(np.float32)
+    lo, hi = (float(v) for v in np.percentile(work[::2, ::2], [0.5, 99.5]))
+    if hi <= lo:
+        return 0.0
+    work -= np.float32(lo)
+    work *= np.float32(1.0 / (hi - lo))
+    smooth = cv2.GaussianBlur(work, (0, 0), sigmaX=smooth_px)
+    laplacian = cv2.Laplacian(smooth, cv2.CV_32F, ksize=1)
+    return float(laplacian[band].var() if band is not None else laplacian.var())
+
+
+def qc_flags(
+    probability: npt.ArrayLike,
+    mask: npt.ArrayLike,
+    measurement: SpheroidMeasurement,
+    image: npt.ArrayLike | None = None,
+    *,
+    min_margin: float = 0.5,
+    band_px: int = 3,
+    min_focus: float = 1e-4,
+) -> QCFlags:
+    """Quality-control flags of one segmented image.
+
+    ``low_confidence`` and ``out_of_focus`` concern the spheroid's border, so they are
+    only assessed when a spheroid was found (otherwise ``no_object`` says enough).
+
+    Parameters
+    ----------
+    probability : (Y, X) float
+        Spheroid probability in [0, 1] (a 0/1 map for the classical segmenter).
+    mask : (Y, X) bool
+        The thresholded mask ``measurement`` was taken from.
+    measurement : SpheroidMeasurement
+        ``measure_mask(mask, ...)``; gives no_object, multiple_objects, touches_border.
+    image : (Y, X) array, optional
+        The original image, on the grid of ``mask``; without it ``out_of_focus`` is not
+        assessed (False).
+    min_margin : float, optional
+        ``low_confidence`` when `contour_margin` along the spheroid's border is below
+        this (0: never; 1: unless the map is crisp).
+    band_px : int, optional
+        Half-width of the border band for `contour_margin`, in pixels of ``probability``.
+    min_focus : float, optional
+        ``out_of_focus`` when `focus_measure` of ``image`` around the spheroid's border is
+        below this. The default separates sharp from clearly defocused (Gaussian blur of
+        6 px or more) synthetic 1300 x 1030 images; calibrate it with `focus_measure` on
+        a few images of each setup.
+
+    Returns
+    -------
+    QCFlags
+    """
+    low_confidence = False
+    out_of_focus = False
+    if measurement.found:
+        object_mask, _ = largest_object(mask)
+        margin = contour_margin(probability, object_mask, band_px=band_px)
+        low_confidence = bool(margin < min_margin)
+        if image is not None:
+            out_of_focus = bool(focus_measure(image, object_mask) < min_focus)
+    return QCFlags(
+        no_object=not measurement.found,
+        multiple_objects=measurement.n_objects > 1,
+        touches_border=measurement.touches_border,
+        low_confidence=low_confidence,
+        out_of_focus=out_of_focus,
+    )

@@ -1,0 +1,96 @@
+"""The results schema: per-spheroid measurements over time as an xarray Dataset.
+
+Dimensions are ``well`` (one spheroid position: a well, or a well's field when a plate has
+several fields) and ``time`` (the plate's imaging sessions, in the plate's order). Every
+image slot has a ``status``; measurements of a slot that is not ``OK`` are NaN.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import IntEnum
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "MEASUREMENTS",
+    "MODEL_ID_WIDTH",
+    "Status",
+    "VariableSpec",
+    "VARIABLES",
+    "position_label",
+]
+
+MODEL_ID_WIDTH = 64
+ERROR_WIDTH = 160
+
+
+class Status(IntEnum):
+    """What happened to one image slot (well x time point)."""
+
+    PENDING = 0  #: not processed yet
+    OK = 1  #: segmented and measured (QC flags may still be raised)
+    FAILED = 2  #: processing failed; ``error`` says why
+    NO_IMAGE = 3  #: the plate has no image for this slot
+
+
+@dataclass(frozen=True)
+class VariableSpec:
+    """One data variable of the results store."""
+
+    name: str
+    dtype: str
+    fill: Any
+    attrs: dict[str, str]
+
+
+def _f(name: str, units: str, long_name: str) -> VariableSpec:
+    return VariableSpec(name, "float64", np.nan, {"units": units, "long_name": long_name})
+
+
+#: Measurements of the segmented spheroid (the largest object).
+MEASUREMENTS: tuple[VariableSpec, ...] = (
+    _f("area_um2", "um2", "projected area of the spheroid"),
+    _f("perimeter_um", "um", "perimeter of the spheroid's outer contour"),
+    _f("diameter_um", "um", "equivalent-circle diameter sqrt(4 A / pi)"),
+    _f("volume_um3", "um3", "volume pi d^3 / 6 under the sphere assumption"),
+    _f("circularity", "1", "4 pi A / L^2, 1 for a circle"),
+    _f("centroid_y_um", "um", "centroid row position from the image's top edge"),
+    _f("centroid_x_um", "um", "centroid column position from the image's left edge"),
+)
+
+#: Every per-image variable, in store order.
+VARIABLES: tuple[VariableSpec, ...] = (
+    *MEASUREMENTS,
+    VariableSpec("n_objects", "int16", -1, {"long_name": "objects found (-1: not processed)"}),
+    VariableSpec(
+        "qc_flags",
+        "uint16",
+        0,
+        {"long_name": "QC flag bits; see hts.measure.qc.QCFlags", "flag_meanings": ""},
+    ),
+    VariableSpec(
+        "status",
+        "int8",
+        int(Status.PENDING),
+        {
+            "long_name": "processing status",
+            "flag_values": " ".join(str(int(s)) for s in Status),
+            "flag_meanings": " ".join(s.name.lower() for s in Status),
+        },
+    ),
+    VariableSpec("model_id", f"<U{MODEL_ID_WIDTH}", "", {"long_name": "segmenter id and version"}),
+    VariableSpec("error", f"<U{ERROR_WIDTH}", "", {"long_name": "why processing failed"}),
+    VariableSpec(
+        "time_since_treatment_h",
+        "float64",
+        np.nan,
+        {"units": "h", "long_name": "this image's time since treatment"},
+    ),
+)
+
+
+def position_label(well_name: str, field: int, n_fields: int) -> str:
+    """Label of a spheroid position: the well ('B03'), or 'B03_f2' on multi-field plates."""
+    return well_name if n_fields <= 1 else f"{well_name}_f{field}"

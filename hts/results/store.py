@@ -1,0 +1,233 @@
+"""The results store on Zarr: created from a plate, grown with it, filled by region writes.
+
+Chunks are ``wells_per_chunk`` wells x 1 time point, so a worker that segments one block of
+wells at one time point owns whole chunks and writes them without locks. The coordinator
+creates the arrays and keeps coordinates in step with the plate; workers only call
+:meth:`ResultsStore.write_block`. ``open_results`` gives the lazy xarray view.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from hts.io.omezarr import PlateStore
+from hts.results.schema import VARIABLES, position_label
+from hts.wells import WellId
+
+__all__ = ["Position", "ResultsStore", "open_results"]
+
+RESULTS_SCHEMA_VERSION = 1
+_WELL_COORDS = (
+    "plate", "well_name", "row", "column", "field",
+    "cell_line", "agent", "dose", "dose_unit", "arm", "replicate",
+)  # fmt: skip
+_TIME_COORDS = ("time_h", "day", "timepoint_label", "acquired_at")
+
+
+@dataclass(frozen=True)
+class Position:
+    """A spheroid position: one field of view of one well."""
+
+    label: str
+    well: WellId
+    field: int
+
+
+def plate_positions(plate: PlateStore) -> list[Position]:
+    """Positions of a plate in plate reading order (row, column, field)."""
+    fields = plate.fields
+    n_fields = max((len(f) for f in fields.values()), default=1)
+    return [
+        Position(position_label(well.name, field, n_fields), well, field)
+        for well in sorted(fields)
+        for field in fields[well]
+    ]
+
+
+def _text_array(values: list[str]) -> np.ndarray:
+    width = max([1, *(len(v) for v in values)])
+    return np.array(values, dtype=f"<U{width}")
+
+
+def _well_coords(plate: PlateStore, positions: list[Position]) -> dict[str, np.ndarray]:
+    info = plate.well_info
+    rows: dict[str, list[Any]] = {name: [] for name in _WELL_COORDS}
+    for pos in positions:
+        meta = info.get(pos.well, {})
+        dose = meta.get("dose")
+        rows["plate"].append(plate.name or "")
+        rows["well_name"].append(pos.well.name)
+        rows["row"].append(pos.well.row)
+        rows["column"].append(pos.well.column)
+        rows["field"].append(pos.field)
+        rows["dose"].append(math.nan if dose is None else float(dose))
+        for key in ("cell_line", "agent", "dose_unit", "arm", "replicate"):
+            rows[key].append(str(meta.get(key) or ""))
+    out = {k: _text_array(v) for k, v in rows.items() if k not in ("column", "field", "dose")}
+    out["column"] = np.array(rows["column"], dtype=np.int16)
+    out["field"] = np.array(rows["field"], dtype=np.int16)
+    out["dose"] = np.array(rows["dose"], dtype=np.float64)
+    return out
+
+
+def _time_coords(plate: PlateStore) -> dict[str, np.ndarray]:
+    tps = plate.timepoints
+    time_h = np.array([np.nan if t.time_h is None else t.time_h for t in tps], dtype=np.float64)
+    acquired = np.array(
+        [np.datetime64(t.acquired_at[:19], "s") if t.acquired_at else np.datetime64("NaT", "s") for t in tps],
+        dtype="datetime64[s]",
+    )
+    return {
+        "time_h": time_h,
+        "day": time_h / 24.0,
+        "timepoint_label": _text_array([t.label for t in tps]),
+        "acquired_at": acquired,
+    }
+
+
+_COORD_ATTRS = {
+    "time_h": {"units": "h", "long_name": "nominal time since treatment of the time point"},
+    "day": {"units": "d", "long_name": "nominal time since treatment of the time point"},
+    "dose": {"long_name": "dose (unit in dose_unit)"},
+}
+
+
+class ResultsStore:
+    """A results store on disk. Create or update it from a plate with :meth:`sync`."""
+
+    def __init__(self, path: Path | str) -> None:
+        import zarr
+
+        self.path = Path(path)
+        if not (self.path / "zarr.json").exists():
+            raise FileNotFoundError(f"{self.path}: no results store here")
+        self._root = zarr.open_group(store=str(self.path), mode="r+", zarr_format=3)
+
+    @classmethod
+    def sync(cls, path: Path | str, plate: PlateStore, *, wells_per_chunk: int = 32) -> ResultsStore:
+        """Create the store for ``plate``, or grow it to the plate's positions and time points.
+
+        Existing measurements are never touched; new positions and time points start
+        ``PENDING``. Coordinates (plate map, time) are refreshed from the plate.
+        """
+        import zarr
+
+        path = Path(path)
+        positions = plate_positions(plate)
+        n_t = len(plate.timepoints)
+        root = zarr.open_group(store=str(path), mode="a", zarr_format=3)
+        attrs = root.attrs.asdict()
+        if attrs.get("hts_results", {}).get("plate") not in (None, plate.name):
+            raise ValueError(
+                f"{path} holds results of plate {attrs['hts_results']['plate']!r}, not {plate.name!r}"
+            )
+        existing = [str(x) for x in root["well"][:]] if "well" in root else []
+        labels = [p.label for p in positions]
+        if labels[: len(existing)] != existing:
+            # keep stored rows where they are; new positions go at the end
+            labels = existing + [lab for lab in labels if lab not in set(existing)]
+            by_label = {p.label: p for p in positions}
+            positions = [by_label[lab] for lab in labels]
+        n_w = len(positions)
+        coord_names = " ".join((*_WELL_COORDS, *_TIME_COORDS))
+        for spec in VARIABLES:
+            if spec.name in root:
+                array = root[spec.name]
+                if array.shape != (n_w, n_t):
+                    array.resize((n_w, n_t))
+            else:
+                root.create_array(
+                    spec.name,
+                    shape=(n_w, n_t),
+                    chunks=(wells_per_chunk, 1),
+                    dtype=spec.dtype,
+                    fill_value=spec.fill,
+                    dimension_names=["well", "timepoint"],
+                    attributes={**spec.attrs, "coordinates": coord_names},
+                )
+        coords: dict[str, tuple[str, np.ndarray]] = {"well": ("well", _text_array(labels))}
+        coords["timepoint"] = ("timepoint", np.arange(n_t, dtype=np.int32))
+        coords.update({k: ("well", v) for k, v in _well_coords(plate, positions).items()})
+        coords.update({k: ("timepoint", v) for k, v in _time_coords(plate).items()})
+        for name, (dim, values) in coords.items():
+            if name in root:
+                del root[name]
+            array = root.create_array(
+                name,
+                shape=values.shape,
+                dtype=values.dtype,
+                fill_value=None if values.dtype.kind in "UMf" else 0,
+                dimension_names=[dim],
+                attributes=_COORD_ATTRS.get(name, {}),
+            )
+            array[:] = values
+        meta = dict(attrs.get("hts_results", {}))
+        meta.update(
+            schema_version=RESULTS_SCHEMA_VERSION,
+            plate=plate.name,
+            plate_path=str(Path(plate.path).resolve()),
+            pixel_size_um=plate.pixel_size_um,
+            wells_per_chunk=int(root["status"].chunks[0]),
+            updated_at=datetime.now(UTC).isoformat(timespec="seconds"),
+            fields=[[p.well.name, p.field] for p in positions],
+        )
+        root.attrs["hts_results"] = meta
+        return cls(path)
+
+    @property
+    def meta(self) -> dict[str, Any]:
+        return dict(self._root.attrs.asdict()["hts_results"])
+
+    @property
+    def positions(self) -> list[Position]:
+        labels = [str(x) for x in self._root["well"][:]]
+        return [
+            Position(lab, WellId.parse(w), int(f))
+            for lab, (w, f) in zip(labels, self.meta["fields"], strict=True)
+        ]
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return tuple(self._root["status"].shape)  # type: ignore[return-value]
+
+    @property
+    def wells_per_chunk(self) -> int:
+        return int(self._root["status"].chunks[0])
+
+    def read(self, name: str) -> np.ndarray:
+        """A whole variable ``(well, timepoint)`` as numpy."""
+        return np.asarray(self._root[name][:])
+
+    def read_block(self, wells: slice, t: int, names: list[str]) -> dict[str, np.ndarray]:
+        """Writable copies of ``names`` for positions ``wells`` at time point ``t``."""
+        return {name: np.array(self._root[name][wells, t]) for name in names}
+
+    def write_block(self, wells: slice, t: int, values: Mapping[str, np.ndarray]) -> None:
+        """Region write: ``values[var]`` of shape ``(len(wells),)`` into time point ``t``.
+
+        ``wells`` must be chunk-aligned (start a multiple of :attr:`wells_per_chunk`) so
+        concurrent writers never share a chunk.
+        """
+        if wells.start % self.wells_per_chunk:
+            raise ValueError(f"well block {wells} is not aligned to chunks of {self.wells_per_chunk}")
+        for name, data in values.items():
+            self._root[name][wells, t] = data
+
+
+def open_results(path: Path | str) -> Any:
+    """Open a results store as a lazy ``xarray.Dataset`` (dims ``well`` x ``timepoint``)."""
+    import xarray as xr
+
+    path = Path(path)
+    if not (path / "zarr.json").exists():
+        raise FileNotFoundError(f"{path}: no results store here")
+    ds = xr.open_zarr(path, consolidated=False)
+    ds.attrs.update(ds.attrs.pop("hts_results", {}))
+    return ds

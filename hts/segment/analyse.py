@@ -1,0 +1,35 @@
+"""From a probability map to a measured spheroid with QC flags: the paper's post-processing."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from hts.measure.morphometrics import SpheroidMeasurement, measure_mask
+from hts.measure.qc import QCFlags, qc_flags
+
+__all__ = ["THRESHOLD", "ImageAnalysis", "analyse_probability"]
+
+#: Probability at or above which a pixel is spheroid (the paper's 0.5).
+THRESHOLD = 0.5
+
+
+@dataclass(frozen=True)
+class ImageAnalysis:
+    """What one image yields: the spheroid's measurement and its QC flags."""
+
+    measurement: SpheroidMeasurement
+    flags: QCFlags
+
+
+def analyse_probability(
+    probability: np.ndarray, *, pixel_size_um: float, image: np.ndarray | None = None
+) -> ImageAnalysis:
+    """Threshold ``(Y, X)`` probabilities, measure the largest object and raise QC flags.
+
+    ``image`` (the original ``(Y, X)`` pixels) enables the focus check.
+    """
+    mask = probability >= THRESHOLD
+    measurement = measure_mask(mask, pixel_size_um=pixel_size_um)
+    return ImageAnalysis(measurement, qc_flags(probability, mask, measurement, image=image))

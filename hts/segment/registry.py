@@ -1,0 +1,67 @@
+"""Segmenters behind one small interface, registered by name and loaded once per process.
+
+A segmenter turns one image ``(Y, X)`` into a spheroid probability map ``(Y, X)`` float32 in
+[0, 1]; thresholding, the largest object and measurements are shared post-processing.
+Its ``model_id`` names what produced a result, so a re-run with another model redoes it.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+__all__ = ["Segmenter", "available_segmenters", "get_segmenter", "register_segmenter"]
+
+
+class Segmenter(Protocol):
+    """Anything that maps a brightfield image to a spheroid probability map."""
+
+    model_id: str
+
+    def predict(self, image: np.ndarray, *, pixel_size_um: float) -> np.ndarray:
+        """``(Y, X)`` uint8/uint16 image -> ``(Y, X)`` float32 probabilities in [0, 1]."""
+        ...
+
+
+@dataclass(frozen=True)
+class ClassicalSegmenter:
+    """The ``classical`` baseline: background flattening, Otsu threshold, morphology.
+
+    Not a neural network; kept as the named baseline to compare the U-Net against.
+    """
+
+    model_id: str = "classical-1"
+
+    def predict(self, image: np.ndarray, *, pixel_size_um: float) -> np.ndarray:
+        from hts.segment.classical import segment_classical
+
+        return segment_classical(image, pixel_size_um=pixel_size_um)
+
+
+_FACTORIES: dict[str, Callable[[], Segmenter]] = {"classical": ClassicalSegmenter}
+
+
+def register_segmenter(name: str, factory: Callable[[], Segmenter]) -> None:
+    """Make ``factory`` available as ``get_segmenter(name)``."""
+    _FACTORIES[name] = factory
+    get_segmenter.cache_clear()
+
+
+def available_segmenters() -> list[str]:
+    return sorted(_FACTORIES)
+
+
+@functools.cache
+def get_segmenter(name: str) -> Segmenter:
+    """The segmenter ``name``, built on first use and then reused by this process."""
+    try:
+        factory = _FACTORIES[name]
+    except KeyError:
+        raise ValueError(
+            f"unknown segmenter {name!r}; available: {', '.join(available_segmenters())}"
+        ) from None
+    return factory()

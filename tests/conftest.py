@@ -1,0 +1,29 @@
+"""Shared fixtures: tiny image folders and plates on disk."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from hts.distributed.cluster import ClusterSpec
+from hts.testing import write_disk_plate
+
+
+@pytest.fixture
+def disk_folder(tmp_path: Path) -> Path:
+    """Nine 96x128 16-bit TIFFs: wells B2, B3, C2 on days 0-2, with a plate map beside."""
+    folder = tmp_path / "images"
+    write_disk_plate(folder)
+    return folder
+
+
+@pytest.fixture
+def plate_map(disk_folder: Path) -> Path:
+    return disk_folder.parent / "images_plate_map.csv"
+
+
+@pytest.fixture(scope="session")
+def threads() -> ClusterSpec:
+    """A small in-process Dask cluster of threads (ingest is I/O-bound)."""
+    return ClusterSpec(n_workers=1, threads_per_worker=2, processes=False)
