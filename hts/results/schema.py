@@ -15,15 +15,15 @@ import numpy as np
 
 __all__ = [
     "MEASUREMENTS",
-    "MODEL_ID_WIDTH",
+    "ERROR_WIDTH",
     "Status",
     "VariableSpec",
     "VARIABLES",
     "position_label",
 ]
 
-MODEL_ID_WIDTH = 64
-ERROR_WIDTH = 160
+#: Longest error text kept per image; the worker's log has the rest.
+ERROR_WIDTH = 200
 
 
 class Status(IntEnum):
@@ -80,8 +80,8 @@ VARIABLES: tuple[VariableSpec, ...] = (
             "flag_meanings": " ".join(s.name.lower() for s in Status),
         },
     ),
-    VariableSpec("model_id", f"<U{MODEL_ID_WIDTH}", "", {"long_name": "segmenter id and version"}),
-    VariableSpec("error", f"<U{ERROR_WIDTH}", "", {"long_name": "why processing failed"}),
+    VariableSpec("model_id", "str", "", {"long_name": "segmenter id and version"}),
+    VariableSpec("error", "str", "", {"long_name": "why processing failed"}),
     VariableSpec(
         "time_since_treatment_h",
         "float64",

@@ -52,8 +52,8 @@ def plate_positions(plate: PlateStore) -> list[Position]:
 
 
 def _text_array(values: list[str]) -> np.ndarray:
-    width = max([1, *(len(v) for v in values)])
-    return np.array(values, dtype=f"<U{width}")
+    # variable-length UTF-8: the string type with a Zarr v3 specification
+    return np.array(values, dtype=object)
 
 
 def _well_coords(plate: PlateStore, positions: list[Position]) -> dict[str, np.ndarray]:
@@ -147,7 +147,7 @@ class ResultsStore:
                     spec.name,
                     shape=(n_w, n_t),
                     chunks=(wells_per_chunk, 1),
-                    dtype=spec.dtype,
+                    dtype=str if spec.dtype == "str" else spec.dtype,
                     fill_value=spec.fill,
                     dimension_names=["well", "timepoint"],
                     attributes={**spec.attrs, "coordinates": coord_names},
@@ -162,8 +162,8 @@ class ResultsStore:
             array = root.create_array(
                 name,
                 shape=values.shape,
-                dtype=values.dtype,
-                fill_value=None if values.dtype.kind in "UMf" else 0,
+                dtype=str if values.dtype == object else values.dtype,
+                fill_value="" if values.dtype == object else None if values.dtype.kind in "Mf" else 0,
                 dimension_names=[dim],
                 attributes=_COORD_ATTRS.get(name, {}),
             )
@@ -229,5 +229,9 @@ def open_results(path: Path | str) -> Any:
     if not (path / "zarr.json").exists():
         raise FileNotFoundError(f"{path}: no results store here")
     ds = xr.open_zarr(path, consolidated=False)
+    # numpy's StringDType does not yet mix with NaN in xarray's where/concat: use object
+    text = [name for name, var in ds.variables.items() if var.dtype.kind == "T"]
+    ds = ds.assign({n: ds[n].astype(object) for n in text if n in ds.data_vars})
+    ds = ds.assign_coords({n: ds[n].astype(object) for n in text if n in ds.coords})
     ds.attrs.update(ds.attrs.pop("hts_results", {}))
     return ds

@@ -73,7 +73,8 @@ def otsu_threshold(values: npt.ArrayLike, *, bins: int = 256) -> float:
     -------
     float
         Threshold t in the units of ``values``: the classes are ``< t`` and ``>= t``.
-        The smallest value when all values are equal.
+        Where several bin edges split the histogram equally well (empty bins between
+        two modes), the middle of that gap. The smallest value when all are equal.
     """
     data = np.asarray(values, dtype=np.float64).ravel()
     lo, hi = float(data.min()), float(data.max())
@@ -87,7 +88,11 @@ def otsu_threshold(values: npt.ArrayLike, *, bins: int = 256) -> float:
     mean_low = sum_low / np.maximum(weight_low, 1)
     mean_high = (sum_low[-1] + counts[-1] * centres[-1] - sum_low) / np.maximum(weight_high, 1)
     between = weight_low * weight_high * (mean_low - mean_high) ** 2
-    return float(edges[1 + int(np.argmax(between))])
+    # Empty bins between two modes give a plateau of equal scores: take its middle, not
+    # the edge of the lower mode.
+    best = np.flatnonzero(between >= between.max() * (1 - 1e-9))
+    run_end = best[0] + int(np.argmax(np.diff(best) > 1)) if np.any(np.diff(best) > 1) else best[-1]
+    return float((edges[1 + best[0]] + edges[1 + run_end]) / 2)
 
 
 def _polynomial_terms(shape: tuple[int, int], degree: int) -> np.ndarray:

@@ -357,9 +357,9 @@ def simulate_plate(
     arms = assign_arms(len(wells), len(scenario.doses_gy))
     histories = []
     for well, arm in zip(wells, arms, strict=True):
-        rng = np.random.default_rng(np.random.SeedSequence([seed, _GROWTH_TAG, well.row_index, well.column]))
-        dose = scenario.doses_gy[int(arm)]
-        histories.append(
-            simulate_spheroid(well, dose, times_h=times_h, scenario=scenario, rng=rng)
+        rng = np.random.default_rng(
+            np.random.SeedSequence([seed, _GROWTH_TAG, well.row_index, well.column])
         )
+        dose = scenario.doses_gy[int(arm)]
+        histories.append(simulate_spheroid(well, dose, times_h=times_h, scenario=scenario, rng=rng))
     return tuple(histories)

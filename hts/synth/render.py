@@ -217,7 +217,9 @@ def _illumination(scene: Scene, rng: np.random.Generator) -> np.ndarray:
     x = np.linspace(-1.0, 1.0, gw, dtype=np.float32)[None, :]
     oy, ox = rng.uniform(-0.25, 0.25, size=2)
     r2 = ((y - oy) ** 2 + (x - ox) ** 2) / 2.0
-    light = 1.0 - scene.vignetting * r2 + 0.5 * (scene.gradient_yx[0] * y + scene.gradient_yx[1] * x)
+    light = (
+        1.0 - scene.vignetting * r2 + 0.5 * (scene.gradient_yx[0] * y + scene.gradient_yx[1] * x)
+    )
     light += 0.01 * rng.standard_normal((gh, gw), dtype=np.float32)
     light = cv2.resize(light.astype(np.float32), (w, h), interpolation=cv2.INTER_CUBIC)
     return np.clip(light, 0.2, 1.5)
@@ -371,7 +373,7 @@ def _add_bubble(od: np.ndarray, bubble: Bubble) -> None:
         return
     r, _ = _polar(sl, bubble.centre_yx)
     ring = 1.4 * np.exp(-(((r - 0.88 * rb) / max(1.5, 0.09 * rb)) ** 2))
-    centre = 0.25 / (1.0 + np.exp((r - 0.7 * rb) / max(1.0, 0.05 * rb)))
+    centre = 0.12 / (1.0 + np.exp(np.minimum((r - 0.7 * rb) / max(1.0, 0.05 * rb), 30.0)))
     od[sl] += ring - centre
 
 
@@ -410,10 +412,9 @@ def render_scene(scene: Scene, rng: np.random.Generator) -> tuple[np.ndarray, np
     if scene.bubble is not None:
         _add_bubble(od, scene.bubble)
     light = _illumination(scene, rng)
-    signal = np.float32(scene.background_adu) * light * np.exp(-od)
     # The optics blur a little even in focus; defocus adds a wider Gaussian.
     sigma = math.hypot(0.6, scene.defocus_px)
-    signal = cv2.GaussianBlur(signal, (0, 0), sigma)
+    signal = cv2.GaussianBlur(np.float32(scene.background_adu) * light * np.exp(-od), (0, 0), sigma)
     variance = signal / np.float32(scene.photons_per_adu) + np.float32(scene.read_noise_adu**2)
     noisy = signal + np.sqrt(variance) * rng.standard_normal((h, w), dtype=np.float32)
     noisy += np.float32(scene.offset_adu)

@@ -103,8 +103,11 @@ class _View:
 
 def _harmonics(rng: np.random.Generator, orders: range, scale: float, power: float):
     return tuple(
-        (k, float(scale * rng.uniform(0.3, 1.0) / (k - orders.start + 1) ** power),
-         float(rng.uniform(-np.pi, np.pi)))
+        (
+            k,
+            float(scale * rng.uniform(0.3, 1.0) / (k - orders.start + 1) ** power),
+            float(rng.uniform(-np.pi, np.pi)),
+        )
         for k in orders
     )
 
@@ -238,7 +241,9 @@ def sample_scene(
             centre[1] + dist * math.cos(view.twin_angle),
         )
         bodies.append(
-            Body(c2, r2, _jitter(view.harmonics, rng, 1.0), density, view.rim * density, view.texture)
+            Body(
+                c2, r2, _jitter(view.harmonics, rng, 1.0), density, view.rim * density, view.texture
+            )
         )
 
     clouds: list[Debris] = []
@@ -246,8 +251,14 @@ def sample_scene(
         # A dense corona hugs the body; a wider cloud marks the largest extent so far.
         corona_r = radius * 1.2 + 25.0 / um
         clouds.append(
-            Debris(centre, corona_r, harmonics[:4], min(1.0, 1.3 * debris), 0.35,
-                   int(rng.poisson(3.0 * debris)))
+            Debris(
+                centre,
+                corona_r,
+                harmonics[:4],
+                min(1.0, 1.3 * debris),
+                0.35,
+                int(rng.poisson(3.0 * debris)),
+            )
         )
         largest = float(np.max(history.diameter_um[: timepoint + 1])) / 2.0 / um
         cloud_r = largest * view.cloud_factor
@@ -257,8 +268,14 @@ def sample_scene(
             centre[1] + shift * math.cos(view.cloud_angle),
         )
         clouds.append(
-            Debris(cloud_centre, cloud_r, view.cloud_harmonics, debris,
-                   float(rng.uniform(0.4, 1.0)), int(rng.poisson(8.0 * debris)))
+            Debris(
+                cloud_centre,
+                cloud_r,
+                view.cloud_harmonics,
+                debris,
+                float(rng.uniform(0.4, 1.0)),
+                int(rng.poisson(8.0 * debris)),
+            )
         )
 
     defocus = 0.0
@@ -307,8 +324,13 @@ def synthesize_image(
         The scene that was rendered.
     """
     scene = sample_scene(
-        history, timepoint, seed=seed, field=field, shape=shape,
-        pixel_size_um=pixel_size_um, imaging=imaging,
+        history,
+        timepoint,
+        seed=seed,
+        field=field,
+        shape=shape,
+        pixel_size_um=pixel_size_um,
+        imaging=imaging,
     )
     rng = image_rng(seed, history, field=field, timepoint=timepoint)
     image, mask = render_scene(scene, rng)

@@ -1,0 +1,104 @@
+"""QC flags: stable bit field, confidence along the border, focus."""
+
+from __future__ import annotations
+
+import itertools
+
+import cv2
+import numpy as np
+import pytest
+
+from hts.measure.morphometrics import measure_mask
+from hts.measure.qc import QCFlags, contour_margin, focus_measure, qc_flags
+
+FIELDS = ("no_object", "multiple_objects", "touches_border", "low_confidence", "out_of_focus")
+
+
+def disk(shape: tuple[int, int], centre: tuple[float, float], radius: float) -> np.ndarray:
+    y, x = np.ogrid[: shape[0], : shape[1]]
+    return np.hypot(y - centre[0], x - centre[1]) <= radius
+
+
+def brightfield(mask: np.ndarray, *, blur_px: float, seed: int = 0) -> np.ndarray:
+    """Dark object on a bright background, optically blurred, with sensor noise."""
+    rng = np.random.default_rng(seed)
+    image = cv2.GaussianBlur(np.where(mask, 1500.0, 3000.0), (0, 0), blur_px)
+    return (image + rng.normal(0, 30, mask.shape)).astype(np.uint16)
+
+
+def test_bits_are_stable() -> None:
+    for bit, name in enumerate(FIELDS):
+        assert QCFlags(**{name: True}).to_bits() == 1 << bit
+    assert QCFlags().to_bits() == 0
+    assert not QCFlags().flagged
+    assert QCFlags(out_of_focus=True).flagged
+
+
+def test_bits_round_trip() -> None:
+    for values in itertools.product([False, True], repeat=len(FIELDS)):
+        flags = QCFlags(**dict(zip(FIELDS, values, strict=True)))
+        assert QCFlags.from_bits(flags.to_bits()) == flags
+
+
+@pytest.mark.parametrize("bits", [-1, 32, 1 << 10])
+def test_unknown_bits_raise(bits: int) -> None:
+    with pytest.raises(ValueError, match="bit"):
+        QCFlags.from_bits(bits)
+
+
+def test_no_object() -> None:
+    mask = np.zeros((64, 64), dtype=bool)
+    m = measure_mask(mask, pixel_size_um=1.0)
+    flags = qc_flags(mask.astype(np.float32), mask, m, image=np.zeros((64, 64)))
+    assert flags == QCFlags(no_object=True)
+
+
+def test_multiple_objects_and_border() -> None:
+    mask = disk((128, 128), (64, 64), 20) | disk((128, 128), (5, 120), 10)
+    m = measure_mask(mask, pixel_size_um=1.0)
+    assert qc_flags(mask.astype(np.float32), mask, m) == QCFlags(multiple_objects=True)
+    edge = disk((128, 128), (64, 0), 30)
+    m = measure_mask(edge, pixel_size_um=1.0)
+    assert qc_flags(edge.astype(np.float32), edge, m) == QCFlags(touches_border=True)
+
+
+def test_low_confidence_when_probability_hovers_at_one_half() -> None:
+    mask = disk((128, 128), (64, 64), 30)
+    m = measure_mask(mask, pixel_size_um=1.0)
+    crisp = mask.astype(np.float32)
+    assert contour_margin(crisp, mask) == pytest.approx(1.0)
+    assert not qc_flags(crisp, mask, m).low_confidence
+    # A network that is unsure everywhere near the border: 0.45 outside, 0.55 inside.
+    unsure = np.where(mask, 0.55, 0.45).astype(np.float32)
+    assert contour_margin(unsure, mask) == pytest.approx(0.1, abs=1e-6)
+    assert qc_flags(unsure, mask, m).low_confidence
+    assert not qc_flags(unsure, mask, m, min_margin=0.05).low_confidence
+
+
+def test_steep_network_output_is_confident() -> None:
+    mask = disk((128, 128), (64, 64), 30)
+    y, x = np.ogrid[:128, :128]
+    signed_distance = 30 - np.hypot(y - 64, x - 64)
+    probability = (1 / (1 + np.exp(-2.0 * signed_distance))).astype(np.float32)
+    m = measure_mask(probability >= 0.5, pixel_size_um=1.0)
+    assert not qc_flags(probability, probability >= 0.5, m).low_confidence
+
+
+def test_out_of_focus_from_blurred_border() -> None:
+    mask = disk((256, 320), (128, 160), 60)
+    m = measure_mask(mask, pixel_size_um=1.3)
+    probability = mask.astype(np.float32)
+    sharp = brightfield(mask, blur_px=1.5)
+    blurred = brightfield(mask, blur_px=8.0)
+    assert focus_measure(sharp, mask) > 10 * focus_measure(blurred, mask)
+    assert not qc_flags(probability, mask, m, image=sharp).out_of_focus
+    assert qc_flags(probability, mask, m, image=blurred).out_of_focus
+    assert not qc_flags(probability, mask, m).out_of_focus  # no image: not assessed
+
+
+def test_focus_measure_is_exposure_invariant() -> None:
+    mask = disk((128, 128), (64, 64), 30)
+    image = brightfield(mask, blur_px=1.5)
+    scaled = (image.astype(np.float64) * 3 + 100).astype(np.uint16)
+    assert focus_measure(scaled, mask) == pytest.approx(focus_measure(image, mask), rel=1e-3)
+    assert focus_measure(np.full((32, 32), 7, dtype=np.uint16)) == 0.0
