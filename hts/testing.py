@@ -68,7 +68,9 @@ def write_disk_plate(
     for w_index, well in enumerate(wells):
         for day in days:
             when = start + timedelta(days=day)
-            image, _ = disk_image(shape, radius_px + growth_px_per_day * day, seed=1000 * w_index + day)
+            image, _ = disk_image(
+                shape, radius_px + growth_px_per_day * day, seed=1000 * w_index + day
+            )
             path = folder / incucyte_name(plate, well, 1, when)
             tifffile.imwrite(
                 path,

@@ -8,8 +8,12 @@ import sys
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from hts import __version__
+
+if TYPE_CHECKING:
+    from hts.distributed.cluster import ClusterSpec
 
 __all__ = ["main"]
 
@@ -21,8 +25,12 @@ log = logging.getLogger("hts.cli")
 
 def _add_cluster_args(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("Dask")
-    group.add_argument("--scheduler", metavar="ADDRESS", help="existing Dask scheduler, e.g. tcp://host:8786")
-    group.add_argument("--workers", type=int, metavar="N", help="local worker count (default: CPU cores)")
+    group.add_argument(
+        "--scheduler", metavar="ADDRESS", help="existing Dask scheduler, e.g. tcp://host:8786"
+    )
+    group.add_argument(
+        "--workers", type=int, metavar="N", help="local worker count (default: CPU cores)"
+    )
 
 
 def _build_parser() -> argparse.ArgumentParser:
@@ -31,14 +39,20 @@ def _build_parser() -> argparse.ArgumentParser:
         description="High-throughput segmentation and growth analysis of tumour spheroid images.",
     )
     parser.add_argument("--version", action="version", version=f"hts {__version__}")
-    parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv: debug)")
+    parser.add_argument(
+        "-v", "--verbose", action="count", default=0, help="more log output (-vv: debug)"
+    )
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    p = sub.add_parser("synth", help="write a synthetic plate of brightfield images with ground truth")
+    p = sub.add_parser(
+        "synth", help="write a synthetic plate of brightfield images with ground truth"
+    )
     p.add_argument("--out", required=True, type=Path, help="output folder")
     p.add_argument("--wells", type=int, default=8, help="number of wells (spheroids)")
-    p.add_argument("--days", type=int, default=10, help="days imaged after treatment (day 0 included)")
+    p.add_argument(
+        "--days", type=int, default=10, help="days imaged after treatment (day 0 included)"
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--plate", default="SYN01", help="plate name used in file names")
     p.set_defaults(func=_cmd_synth)
@@ -46,27 +60,63 @@ def _build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("ingest", help="ingest a folder of images into an OME-Zarr plate")
     p.add_argument("source", type=Path, help="folder searched recursively for TIFF/PNG/JPEG images")
     p.add_argument("--out", required=True, type=Path, help="plate path, e.g. PLATE.zarr")
-    p.add_argument("--pattern", default="auto", help="naming preset (incucyte, imagexpress, cytation, days), 'auto', or a regex with named groups")
-    p.add_argument("--manifest", type=Path, help="CSV assigning files to wells and time points (instead of --pattern)")
-    p.add_argument("--plate-map", type=Path, help="CSV of per-well metadata: cell_line, agent, dose, arm, replicate, treated_at")
-    p.add_argument("--pixel-size-um", type=float, help="pixel size in micrometres (overrides file metadata)")
-    p.add_argument("--plate", dest="plate_name", help="plate name (default: from file names, else the folder name)")
-    p.add_argument("--treated-at", type=datetime.fromisoformat, help="treatment time (ISO 8601) for wells without one in the plate map")
-    p.add_argument("--verify", action="store_true", help="checksum every already-ingested file, not only changed ones")
+    p.add_argument(
+        "--pattern",
+        default="auto",
+        help="naming preset (incucyte, imagexpress, cytation, days), 'auto', or a regex with named groups",
+    )
+    p.add_argument(
+        "--manifest",
+        type=Path,
+        help="CSV assigning files to wells and time points (instead of --pattern)",
+    )
+    p.add_argument(
+        "--plate-map",
+        type=Path,
+        help="CSV of per-well metadata: cell_line, agent, dose, arm, replicate, treated_at",
+    )
+    p.add_argument(
+        "--pixel-size-um", type=float, help="pixel size in micrometres (overrides file metadata)"
+    )
+    p.add_argument(
+        "--plate",
+        dest="plate_name",
+        help="plate name (default: from file names, else the folder name)",
+    )
+    p.add_argument(
+        "--treated-at",
+        type=datetime.fromisoformat,
+        help="treatment time (ISO 8601) for wells without one in the plate map",
+    )
+    p.add_argument(
+        "--verify",
+        action="store_true",
+        help="checksum every already-ingested file, not only changed ones",
+    )
     p.add_argument("--report", type=Path, help="also write the ingest report as JSON here")
     _add_cluster_args(p)
     p.set_defaults(func=_cmd_ingest)
 
     p = sub.add_parser("run", help="segment a plate into a results store")
     p.add_argument("plate", type=Path, help="OME-Zarr plate written by 'hts ingest'")
-    p.add_argument("--results", type=Path, help="results store (default: PLATE's name with .results.zarr)")
+    p.add_argument(
+        "--results", type=Path, help="results store (default: PLATE's name with .results.zarr)"
+    )
     p.add_argument("--model", default="classical", help="segmenter name")
-    p.add_argument("--redo", action="store_true", help="reprocess every image, not only missing or outdated ones")
+    p.add_argument(
+        "--redo",
+        action="store_true",
+        help="reprocess every image, not only missing or outdated ones",
+    )
     _add_cluster_args(p)
     p.set_defaults(func=_cmd_run)
 
-    p = sub.add_parser("demo", help="synthesise, ingest and segment a demo plate, then summarise it")
-    p.add_argument("--dir", type=Path, default=Path("demo"), help="working folder (default: ./demo)")
+    p = sub.add_parser(
+        "demo", help="synthesise, ingest and segment a demo plate, then summarise it"
+    )
+    p.add_argument(
+        "--dir", type=Path, default=Path("demo"), help="working folder (default: ./demo)"
+    )
     p.add_argument("--wells", type=int, default=12)
     p.add_argument("--days", type=int, default=8)
     p.add_argument("--seed", type=int, default=0)
@@ -76,7 +126,9 @@ def _build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _progress(args: argparse.Namespace, desc: str, total: int | None = None) -> tuple[Callable[[int], None] | None, Callable[[], None]]:
+def _progress(
+    args: argparse.Namespace, desc: str, total: int | None = None
+) -> tuple[Callable[[int], None] | None, Callable[[], None]]:
     """A tqdm progress callback (or none with --quiet) and its closer."""
     if args.quiet:
         return None, lambda: None
@@ -86,14 +138,16 @@ def _progress(args: argparse.Namespace, desc: str, total: int | None = None) -> 
     return bar.update, bar.close
 
 
-def _cluster(args: argparse.Namespace, *, processes: bool) -> object:
+def _cluster(args: argparse.Namespace, *, processes: bool) -> ClusterSpec:
     from hts.distributed.cluster import ClusterSpec
 
     if args.scheduler:
         return ClusterSpec(args.scheduler)
     if processes:
         return ClusterSpec(n_workers=args.workers)
-    return ClusterSpec(n_workers=1, threads_per_worker=max(2, 2 * (args.workers or 2)), processes=False)
+    return ClusterSpec(
+        n_workers=1, threads_per_worker=max(2, 2 * (args.workers or 2)), processes=False
+    )
 
 
 def _cmd_synth(args: argparse.Namespace) -> int:
@@ -101,11 +155,18 @@ def _cmd_synth(args: argparse.Namespace) -> int:
 
     update, close = _progress(args, "synth")
     try:
-        plate = write_synthetic_plate(args.out, wells=args.wells, days=args.days, seed=args.seed, plate=args.plate, progress=update)
+        plate = write_synthetic_plate(
+            args.out,
+            wells=args.wells,
+            days=args.days,
+            seed=args.seed,
+            plate=args.plate,
+            progress=update,
+        )
     finally:
         close()
     print(f"wrote {plate.n_images} images of plate {args.plate} to {plate.images_dir}")
-    print(f"plate map: {plate.plate_map}")
+    print(f"plate map: {plate.plate_map_csv}")
     return 0
 
 
@@ -121,7 +182,13 @@ def _cmd_ingest(args: argparse.Namespace) -> int:
     )  # fmt: skip
     update, close = _progress(args, "ingest")
     try:
-        report = ingest(args.source, args.out, options=options, cluster=_cluster(args, processes=False), progress=update)  # type: ignore[arg-type]
+        report = ingest(
+            args.source,
+            args.out,
+            options=options,
+            cluster=_cluster(args, processes=False),
+            progress=update,
+        )
     finally:
         close()
     print(report.summary())
@@ -152,7 +219,15 @@ def _cmd_run(args: argparse.Namespace) -> int:
             holder[0](n)
 
     try:
-        summary = run_plate(args.plate, results, segmenter=args.model, cluster=_cluster(args, processes=True), redo=args.redo, progress=update, on_plan=on_plan)  # type: ignore[arg-type]
+        summary = run_plate(
+            args.plate,
+            results,
+            segmenter=args.model,
+            cluster=_cluster(args, processes=True),
+            redo=args.redo,
+            progress=update,
+            on_plan=on_plan,
+        )
     finally:
         bar.get("close", lambda: None)()
     print(summary.line())
@@ -183,7 +258,13 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _build_parser()
     args = parser.parse_args(argv)
-    level = logging.WARNING if args.verbose == 0 else logging.INFO if args.verbose == 1 else logging.DEBUG
+    level = (
+        logging.WARNING
+        if args.verbose == 0
+        else logging.INFO
+        if args.verbose == 1
+        else logging.DEBUG
+    )
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     for noisy in ("distributed", "tornado", "asyncio"):
         logging.getLogger(noisy).setLevel(max(level, logging.WARNING))

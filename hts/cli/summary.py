@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -19,16 +20,21 @@ def summarise_results(path: Path | str) -> str:
     status = ds.status.values
     lines = [
         f"results {path}: {ds.sizes['well']} spheroids x {ds.sizes['timepoint']} time points",
-        "status: " + ", ".join(
+        "status: "
+        + ", ".join(
             f"{int((status == s).sum())} {s.name.lower()}" for s in Status if (status == s).any()
         ),
     ]
     days = ds.day.values
     first, last = 0, ds.sizes["timepoint"] - 1
-    lines.append(f"{'arm':<24s} {'n':>3s} {'d(day %g) um' % days[first]:>14s} {'d(day %g) um' % days[last]:>14s}")
+    lines.append(
+        f"{'arm':<24s} {'n':>3s} {f'd(day {days[first]:g}) um':>14s} {f'd(day {days[last]:g}) um':>14s}"
+    )
     for arm in sorted(set(ds.arm.values.tolist())):
         sel = ds.diameter_um.values[ds.arm.values == arm]
-        d0, d1 = np.nanmedian(sel[:, first]), np.nanmedian(sel[:, last])
+        with warnings.catch_warnings():  # an arm with no spheroid found gives NaN
+            warnings.simplefilter("ignore", RuntimeWarning)
+            d0, d1 = np.nanmedian(sel[:, first]), np.nanmedian(sel[:, last])
         lines.append(f"{arm or '(no plate map)':<24s} {sel.shape[0]:>3d} {d0:>14.0f} {d1:>14.0f}")
     flagged = int(((ds.qc_flags.values != 0) & (status == Status.OK)).sum())
     lines.append(f"images with QC flags: {flagged} of {int((status == Status.OK).sum())}")

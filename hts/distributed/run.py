@@ -15,6 +15,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+
 import numpy as np
 
 from hts.distributed.cluster import ClusterSpec, dask_client, map_bounded
@@ -67,7 +68,9 @@ def presence(plate: PlateStore, store: ResultsStore) -> np.ndarray:
     return present
 
 
-def plan_blocks(store: ResultsStore, present: np.ndarray, *, model_id: str, redo: bool = False) -> list[Block]:
+def plan_blocks(
+    store: ResultsStore, present: np.ndarray, *, model_id: str, redo: bool = False
+) -> list[Block]:
     """Blocks with anything to do, in time order (so early time points finish first)."""
     status = store.read("status")
     models = store.read("model_id")
@@ -109,10 +112,18 @@ def process_block(
     plate = PlateStore(plate_path)
     store = ResultsStore(results_path)
     rows = slice(block.start, block.stop)
-    names = [s.name for s in MEASUREMENTS] + ["n_objects", "qc_flags", "status", "model_id", "error"]
+    names = [s.name for s in MEASUREMENTS] + [
+        "n_objects",
+        "qc_flags",
+        "status",
+        "model_id",
+        "error",
+    ]
     values = store.read_block(rows, block.t, names)
     counts: Counter[str] = Counter()
-    for slot, present, (well_name, field_) in zip(block.slots, block.present, block.wells, strict=True):
+    for slot, present, (well_name, field_) in zip(
+        block.slots, block.present, block.wells, strict=True
+    ):
         i = slot - block.start
         for spec in MEASUREMENTS:
             values[spec.name][i] = np.nan

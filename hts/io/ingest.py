@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import statistics
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -22,8 +21,10 @@ from typing import Any
 import numpy as np
 
 from hts.distributed.cluster import ClusterSpec, dask_client, map_bounded
+from hts.io import plan
 from hts.io.naming import NameFields, NamingError, choose_pattern, parse_name
-from hts.io.omezarr import PlateStore, TimepointInfo, write_image_chunk
+from hts.io.omezarr import PlateStore, write_image_chunk
+from hts.io.plan import Candidate, Key
 from hts.io.readers import IMAGE_SUFFIXES, ImageHeader, ImageReadError, read_header, read_image
 from hts.io.report import IngestReport, Problem, ProblemKind
 from hts.io.tables import WellInfo, read_manifest, read_plate_map
@@ -33,9 +34,9 @@ __all__ = ["IngestOptions", "ingest"]
 
 log = logging.getLogger(__name__)
 
-Key = tuple[WellId, int, str]  # well, field, time point label
-_PIXEL_SIZE_RTOL = 0.01
 _MAX_LOGGED = 20
+#: Files per header-inspection task (headers are small; batches amortise task overhead).
+_FILES_PER_INSPECTION = 32
 
 
 @dataclass(frozen=True)
@@ -53,15 +54,6 @@ class IngestOptions:
     files_per_task: int = 8
 
 
-@dataclass(frozen=True)
-class _Candidate:
-    path: Path
-    relpath: str
-    fields: NameFields
-    size: int
-    mtime_ns: int
-
-
 def sha256_file(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as fh:
@@ -71,7 +63,9 @@ def sha256_file(path: Path) -> str:
 
 
 # --- worker tasks (top-level so they pickle) ------------------------------------------------
-def _inspect_task(paths: Sequence[tuple[str, bool]]) -> list[tuple[ImageHeader | None, str | None, str]]:
+def _inspect_task(
+    paths: Sequence[tuple[str, bool]],
+) -> list[tuple[ImageHeader | None, str | None, str]]:
     """Per file: (header or None, sha256 if asked, error reason or '')."""
     out: list[tuple[ImageHeader | None, str | None, str]] = []
     for path_text, want_hash in paths:
@@ -96,16 +90,21 @@ def _write_task(
 ) -> list[tuple[dict[str, Any] | None, str]]:
     """Per job (path, well, field, t, size): (provenance record or None, error reason or '')."""
     out: list[tuple[dict[str, Any] | None, str]] = []
-    for path_text, well_name, field, t, _ in jobs:
+    for path_text, well_name, field_, t, _ in jobs:
         path = Path(path_text)
         try:
             data = read_image(path)
             pixels = data.pixels
             if pixels.shape != shape:
-                raise ImageReadError(path, f"image is {pixels.shape[1]}x{pixels.shape[0]} px; plate images are {shape[1]}x{shape[0]}")
+                raise ImageReadError(
+                    path,
+                    f"image is {pixels.shape[1]}x{pixels.shape[0]} px, not {shape[1]}x{shape[0]}",
+                )
             if pixels.dtype != np.dtype(dtype):
-                raise ImageReadError(path, f"pixel type {pixels.dtype} differs from the plate's {dtype}")
-            write_image_chunk(plate_path, WellId.parse(well_name), field, t, pixels)
+                raise ImageReadError(
+                    path, f"pixel type {pixels.dtype} differs from the plate's {dtype}"
+                )
+            write_image_chunk(plate_path, WellId.parse(well_name), field_, t, pixels)
             out.append(({"sha256": sha256_file(path), "conversion": data.conversion}, ""))
         except ImageReadError as exc:
             out.append((None, exc.reason))
@@ -115,29 +114,119 @@ def _write_task(
 
 
 # --- coordinator ----------------------------------------------------------------------------
-def _scan(source: Path, exclude: Path) -> tuple[list[Path], list[Path]]:
-    images, others = [], []
-    for path in sorted(source.rglob("*")):
-        if not path.is_file() or exclude in path.parents or path.name.startswith("."):
-            continue
-        (images if path.suffix.lower() in IMAGE_SUFFIXES else others).append(path)
-    return images, others
-
-
 def _chunks(items: Sequence[Any], size: int) -> list[Sequence[Any]]:
     return [items[i : i + size] for i in range(0, len(items), size)]
 
 
-def _most_common(values: list[Any]) -> Any:
-    return Counter(values).most_common(1)[0][0]
+@dataclass
+class _Ingest:
+    """State of one ingest run in the coordinator."""
 
+    source: Path
+    out: Path
+    options: IngestOptions
+    store: PlateStore
+    problems: list[Problem] = field(default_factory=list)
+    relpaths: dict[Path, str] = field(default_factory=dict)
 
-def _time_h(fields: NameFields, acquired: datetime | None, treated: datetime | None) -> float | None:
-    if fields.time_h is not None:
-        return fields.time_h
-    if acquired is not None and treated is not None:
-        return (acquired - treated).total_seconds() / 3600.0
-    return None
+    def skip(self, path: Path | str, reason: str, kind: str = ProblemKind.SKIPPED) -> None:
+        self.problems.append(Problem(self.relpaths.get(Path(path), str(path)), kind, reason))
+
+    def scan(self) -> list[Path]:
+        """Image files under the source (not inside the plate itself, not hidden)."""
+        images = []
+        for path in sorted(self.source.rglob("*")):
+            if not path.is_file() or self.out in path.parents or path.name.startswith("."):
+                continue
+            self.relpaths[path] = path.relative_to(self.source).as_posix()
+            if path.suffix.lower() in IMAGE_SUFFIXES:
+                images.append(path)
+            else:
+                self.skip(path, "not an image file", ProblemKind.IGNORED)
+        return images
+
+    def assign(self, images: list[Path]) -> tuple[str, dict[Path, NameFields]]:
+        """File names (or the manifest) -> wells, fields, time points."""
+        parsed: dict[Path, NameFields] = {}
+        if self.options.manifest is not None:
+            listed = read_manifest(self.options.manifest, source=self.source)
+            for path in images:
+                if path in listed:
+                    parsed[path] = listed[path]
+                else:
+                    self.skip(path, "not listed in the manifest")
+            for path in sorted(set(listed) - set(images)):
+                self.skip(path, "listed in the manifest but not found")
+            return f"manifest {self.options.manifest}", parsed
+        name, compiled = choose_pattern([self.relpaths[p] for p in images], self.options.pattern)
+        for path in images:
+            try:
+                parsed[path] = parse_name(self.relpaths[path], compiled)
+            except NamingError as exc:
+                self.skip(path, f"{exc} ({name})")
+        return name, parsed
+
+    def plate_name(self, parsed: dict[Path, NameFields]) -> str:
+        named = [f.plate for f in parsed.values() if f.plate]
+        name = self.options.plate_name or self.store.name
+        name = name or (plan.most_common(named) if named else self.source.name)
+        for path, fields in list(parsed.items()):
+            if fields.plate and fields.plate != name:
+                self.skip(path, f"belongs to plate {fields.plate!r}, this plate is {name!r}")
+                del parsed[path]
+        return name
+
+    def existing(self) -> dict[Key, dict[str, Any]]:
+        """Provenance records of the images the plate already holds, by slot."""
+        if not self.store.exists:
+            return {}
+        labels = {tp.index: tp.label for tp in self.store.timepoints}
+        return {
+            (well, field_, labels[t]): record
+            for well, fields in self.store.fields.items()
+            for field_ in fields
+            for t, record in self.store.image_records(well, field_).items()
+        }
+
+    def inspect(
+        self, client: Any, new: list[Candidate], to_hash: list[Candidate]
+    ) -> tuple[dict[Path, ImageHeader], dict[Path, str]]:
+        """Read headers of new files and hash possibly changed ones, in parallel."""
+        headers: dict[Path, ImageHeader] = {}
+        hashes: dict[Path, str] = {}
+
+        def on_result(batch: Sequence[tuple[str, bool]], result: Any, error: Any) -> None:
+            for i, (path_text, _) in enumerate(batch):
+                path = Path(path_text)
+                if error is not None:
+                    self.skip(path, f"inspection failed: {error}")
+                    continue
+                header, digest, reason = result[i]
+                if reason:
+                    self.skip(path, reason)
+                if header is not None:
+                    headers[path] = header
+                if digest is not None:
+                    hashes[path] = digest
+
+        jobs = [(str(c.path), False) for c in new] + [(str(c.path), True) for c in to_hash]
+        map_bounded(
+            client, _inspect_task, _chunks(jobs, _FILES_PER_INSPECTION), on_result=on_result
+        )
+        return headers, hashes
+
+    def well_info(
+        self, plate_name: str
+    ) -> tuple[dict[WellId, WellInfo], dict[WellId, Mapping[str, Any]]]:
+        """(this run's plate map, merged per-well metadata to store)."""
+        plate_map = (
+            read_plate_map(self.options.plate_map, plate=plate_name)
+            if self.options.plate_map
+            else {}
+        )
+        merged: dict[WellId, Mapping[str, Any]] = dict(self.store.well_info)
+        merged.update({well: info.to_json() for well, info in plate_map.items()})
+        return plate_map, merged
 
 
 def ingest(
@@ -170,265 +259,161 @@ def ingest(
     if not source.is_dir():
         raise NotADirectoryError(f"{source}: source folder does not exist")
     started = datetime.now(UTC).isoformat(timespec="seconds")
-    problems: list[Problem] = []
-    image_files, other_files = _scan(source, out)
-    problems += [Problem(str(p.relative_to(source)), ProblemKind.IGNORED, "not an image file") for p in other_files]
-
-    # 1. names -> wells, fields, time points
-    relpaths = {p: p.relative_to(source).as_posix() for p in image_files}
-    parsed: dict[Path, NameFields] = {}
-    if options.manifest is not None:
-        pattern_name = f"manifest {options.manifest}"
-        listed = read_manifest(options.manifest, source=source)
-        for path in image_files:
-            if path in listed:
-                parsed[path] = listed[path]
-            else:
-                problems.append(Problem(relpaths[path], ProblemKind.SKIPPED, "not listed in the manifest"))
-        for path in sorted(set(listed) - set(image_files)):
-            problems.append(Problem(str(path), ProblemKind.SKIPPED, "listed in the manifest but not found"))
-    else:
-        pattern_name, compiled = choose_pattern(relpaths.values(), options.pattern)
-        for path in image_files:
-            try:
-                parsed[path] = parse_name(relpaths[path], compiled)
-            except NamingError as exc:
-                problems.append(Problem(relpaths[path], ProblemKind.SKIPPED, f"{exc} ({pattern_name})"))
-
-    store = PlateStore(out, mode="a")
-    named_plates = [f.plate for f in parsed.values() if f.plate]
-    plate_name = options.plate_name or store.name or (_most_common(named_plates) if named_plates else source.name)
-    for path, fields in list(parsed.items()):
-        if fields.plate and fields.plate != plate_name:
-            problems.append(Problem(relpaths[path], ProblemKind.SKIPPED, f"belongs to plate {fields.plate!r}, this plate is {plate_name!r}"))
-            del parsed[path]
-
-    candidates: dict[Key, _Candidate] = {}
-    by_key: dict[Key, list[Path]] = defaultdict(list)
+    run = _Ingest(source, out, options, PlateStore(out, mode="a"))
+    images = run.scan()
+    pattern_name, parsed = run.assign(images)
+    plate_name = run.plate_name(parsed)
+    candidates = []
     for path, fields in parsed.items():
-        by_key[(fields.well, fields.field, fields.timepoint)].append(path)
-    for key, paths in by_key.items():
-        if len(paths) > 1:
-            names = ", ".join(relpaths[p] for p in paths)
-            for p in paths:
-                problems.append(Problem(relpaths[p], ProblemKind.SKIPPED, f"several files for well {key[0]} field {key[1]} time point {key[2]}: {names}"))
-            continue
-        stat = paths[0].stat()
-        candidates[key] = _Candidate(paths[0], relpaths[paths[0]], parsed[paths[0]], stat.st_size, stat.st_mtime_ns)
+        stat = path.stat()
+        candidates.append(
+            Candidate(path, run.relpaths[path], fields, stat.st_size, stat.st_mtime_ns)
+        )
+    slots, duplicates = plan.group_by_slot(candidates)
+    run.problems += duplicates
+    existing = run.existing()
+    new, to_hash, n_unchanged = plan.compare_with_plate(slots, existing, verify=options.verify)
 
-    # 2. compare with what the plate holds
-    labels = {tp.label: tp.index for tp in store.timepoints} if store.exists else {}
-    existing: dict[Key, dict[str, Any]] = {}
-    if store.exists:
-        index_to_label = {v: k for k, v in labels.items()}
-        for well, fields_ in store.fields.items():
-            for field in fields_:
-                for t, record in store.image_records(well, field).items():
-                    existing[(well, field, index_to_label[t])] = record
-    new: list[_Candidate] = []
-    to_hash: list[tuple[Key, _Candidate]] = []
-    n_unchanged = 0
-    for key, cand in candidates.items():
-        record = existing.get(key)
-        if record is None:
-            new.append(cand)
-        elif (
-            not options.verify
-            and record.get("source") == cand.relpath
-            and record.get("size") == cand.size
-            and record.get("mtime_ns") == cand.mtime_ns
-        ):
-            n_unchanged += 1
-        else:
-            to_hash.append((key, cand))
+    def finish(n_new: int) -> IngestReport:
+        return _finish(
+            run.store, run.problems, n_new=n_new, plate=plate_name, source=str(source),
+            pattern=pattern_name, started_at=started, n_files=len(images), n_unchanged=n_unchanged,
+        )  # fmt: skip
 
-    # 3. inspect new files (headers) and hash possibly changed ones, in parallel
-    cluster = cluster or ClusterSpec(processes=False, threads_per_worker=4, n_workers=1)
-    headers: dict[Path, ImageHeader] = {}
-    hashes: dict[Path, str] = {}
-    jobs = [(str(c.path), False) for c in new] + [(str(c.path), True) for _, c in to_hash]
-    n_done = 0
-    with dask_client(cluster) as client:
-
-        def on_inspected(batch: Sequence[tuple[str, bool]], result: Any, error: BaseException | None) -> None:
-            for i, (path_text, _) in enumerate(batch):
-                path = Path(path_text)
-                if error is not None:
-                    problems.append(Problem(relpaths[path], ProblemKind.SKIPPED, f"inspection failed: {error}"))
-                    continue
-                header, digest, reason = result[i]
-                if reason:
-                    problems.append(Problem(relpaths[path], ProblemKind.SKIPPED, reason))
-                if header is not None:
-                    headers[path] = header
-                if digest is not None:
-                    hashes[path] = digest
-
-        map_bounded(client, _inspect_task, _chunks(jobs, 32), on_result=on_inspected)
-
-        for key, cand in to_hash:
-            record = existing[key]
+    with dask_client(
+        cluster or ClusterSpec(n_workers=1, threads_per_worker=4, processes=False)
+    ) as client:
+        headers, hashes = run.inspect(client, new, to_hash)
+        for cand in to_hash:
             if cand.path not in hashes:
                 continue  # unreadable now: already reported
+            record = existing[cand.key]
             if hashes[cand.path] == record.get("sha256"):
                 n_unchanged += 1
-                continue
-            if record.get("source") == cand.relpath:
-                reason = "content changed since it was ingested (SHA-256 differs); the ingested version is kept"
             else:
-                reason = f"differs from {record.get('source')!r}, already ingested for this well, field and time point"
-            problems.append(Problem(cand.relpath, ProblemKind.CHANGED, reason))
-
+                run.skip(cand.path, plan.changed_reason(cand, record), ProblemKind.CHANGED)
         new = [c for c in new if c.path in headers]
-        report_args = dict(plate=plate_name, source=str(source), pattern=pattern_name, started_at=started, n_files=len(image_files), n_unchanged=n_unchanged)
         if not new:
-            return _finish(store, problems, n_new=0, **report_args)
+            return finish(0)
 
-        # 4. decide shape, dtype, pixel size; check each new file against them
-        shape = store.image_shape or _most_common([headers[c.path].shape for c in new])
-        dtype = store.dtype or _most_common([headers[c.path].dtype for c in new])
-        pixel_size = _pixel_size(store, options, [headers[c.path] for c in new])
-        accepted: list[_Candidate] = []
+        # the plate's geometry: as stored, else what most new files have
+        shape = run.store.image_shape or plan.most_common([headers[c.path].shape for c in new])
+        dtype = run.store.dtype or plan.most_common([headers[c.path].dtype for c in new])
+        pixel_size = plan.plate_pixel_size(
+            run.store.pixel_size_um, options.pixel_size_um, [headers[c.path] for c in new]
+        )
+        accepted = []
         for cand in new:
-            header = headers[cand.path]
-            if header.shape != shape:
-                reason = f"image is {header.shape[1]}x{header.shape[0]} px; plate images are {shape[1]}x{shape[0]}"
-            elif header.dtype != dtype:
-                reason = f"pixel type {header.dtype} differs from the plate's {dtype}"
-            elif pixel_size is None and header.pixel_size_um is None:
-                reason = "no pixel size in the file's metadata; pass --pixel-size-um"
-            elif (
-                options.pixel_size_um is None
-                and pixel_size is not None
-                and header.pixel_size_um is not None
-                and abs(header.pixel_size_um - pixel_size) > _PIXEL_SIZE_RTOL * pixel_size
-            ):
-                reason = f"pixel size {header.pixel_size_um:.4g} um differs from the plate's {pixel_size:.4g} um"
+            reason = plan.check_header(
+                headers[cand.path], shape=shape, dtype=dtype, pixel_size_um=pixel_size,
+                pixel_size_given=options.pixel_size_um is not None,
+            )  # fmt: skip
+            if reason:
+                run.skip(cand.path, reason)
             else:
                 accepted.append(cand)
-                continue
-            problems.append(Problem(cand.relpath, ProblemKind.SKIPPED, reason))
-        if pixel_size is None:
-            pixel_size = _most_common([headers[c.path].pixel_size_um for c in accepted]) if accepted else None
+        if pixel_size is None and accepted:
+            pixel_size = plan.most_common([headers[c.path].pixel_size_um for c in accepted])
         if not accepted or pixel_size is None:
-            return _finish(store, problems, n_new=0, **report_args)
+            return finish(0)
 
-        # 5. plate map, time points, plate structure
-        plate_map = read_plate_map(options.plate_map, plate=plate_name) if options.plate_map else {}
-        well_info: dict[WellId, Mapping[str, Any]] = dict(store.well_info)
-        for well, info in plate_map.items():
-            well_info[well] = info.to_json()
-        timed: list[tuple[_Candidate, float | None, datetime | None]] = []
+        # time points and per-well metadata, then the plate's structure
+        plate_map, well_info = run.well_info(plate_name)
+        timing: dict[Path, tuple[float | None, datetime | None]] = {}
         for cand in accepted:
-            acquired = cand.fields.acquired_at or headers[cand.path].acquired_at
-            info = plate_map.get(cand.fields.well)
-            if options.plate_map and info is None and cand.fields.well not in well_info:
-                problems.append(Problem(cand.relpath, ProblemKind.WARNING, f"well {cand.fields.well} is not in the plate map: no treatment metadata"))
-            stored = WellInfo.from_json(dict(well_info[cand.fields.well])) if cand.fields.well in well_info else None
+            well = cand.fields.well
+            if options.plate_map and well not in plate_map and well not in well_info:
+                run.skip(
+                    cand.path,
+                    f"well {well} is not in the plate map: no treatment metadata",
+                    ProblemKind.WARNING,
+                )
+            stored = WellInfo.from_json(dict(well_info[well])) if well in well_info else None
             treated = (stored.treated_at if stored else None) or options.treated_at
-            timed.append((cand, _time_h(cand.fields, acquired, treated), acquired))
-        timepoints = _extend_timepoints(store.timepoints if store.exists else [], timed)
-        index = {tp.label: tp.index for tp in timepoints}
+            acquired = cand.fields.acquired_at or headers[cand.path].acquired_at
+            timing[cand.path] = (
+                plan.time_since_treatment_h(cand.fields, acquired, treated),
+                acquired,
+            )
+        timepoints = plan.extend_timepoints(
+            run.store.timepoints,
+            [(c.fields.timepoint, *timing[c.path]) for c in accepted],
+        )
         fields_map: dict[WellId, set[int]] = defaultdict(set)
-        for well, fs in (store.fields if store.exists else {}).items():
-            fields_map[well].update(fs)
+        for well, stored_fields in run.store.fields.items():
+            fields_map[well].update(stored_fields)
         for cand in accepted:
             fields_map[cand.fields.well].add(cand.fields.field)
-        store.set_plate(
-            name=plate_name,
-            image_shape=shape,
-            dtype=dtype,
-            pixel_size_um=float(pixel_size),
-            timepoints=timepoints,
-            fields=fields_map,
-            well_info=well_info,
-        )
-
-        # 6. write pixels in parallel; record provenance as tasks finish
-        meta = {c.path: (t_h, acq) for c, t_h, acq in timed}
-        by_path = {str(c.path): c for c in accepted}
-        write_jobs = [(str(c.path), c.fields.well.name, c.fields.field, index[c.fields.timepoint], c.size) for c in accepted]
-        written = 0
-        ingested_at = datetime.now(UTC).isoformat(timespec="seconds")
-
-        def on_written(batch: Sequence[tuple[str, str, int, int, int]], result: Any, error: BaseException | None) -> None:
-            nonlocal written, n_done
-            records: dict[tuple[WellId, int], dict[int, dict[str, Any]]] = defaultdict(dict)
-            for i, (path_text, well_name, field, t, _) in enumerate(batch):
-                cand = by_path[path_text]
-                record, reason = (None, f"write failed: {error}") if error is not None else result[i]
-                if record is None:
-                    problems.append(Problem(cand.relpath, ProblemKind.SKIPPED, reason))
-                    continue
-                time_h, acquired = meta[cand.path]
-                record.update(
-                    source=cand.relpath, size=cand.size, mtime_ns=cand.mtime_ns,
-                    time_h=time_h, acquired_at=acquired.isoformat() if acquired else None,
-                    source_dtype=np.dtype(dtype).name, ingested_at=ingested_at,
-                )  # fmt: skip
-                records[(WellId.parse(well_name), field)][t] = record
-                written += 1
-            for (well, field), recs in records.items():
-                store.add_image_records(well, field, recs)
-            n_done += len(batch)
-            if progress is not None:
-                progress(len(batch))
-
-        map_bounded(
+        run.store.set_plate(
+            name=plate_name, image_shape=shape, dtype=dtype, pixel_size_um=float(pixel_size),
+            timepoints=timepoints, fields=fields_map, well_info=well_info,
+        )  # fmt: skip
+        index = {tp.label: tp.index for tp in timepoints}
+        n_new = _write(
+            run,
             client,
-            _write_task,
-            _chunks(write_jobs, options.files_per_task),
-            on_result=on_written,
-            plate_path=str(out),
+            accepted,
+            index,
+            timing,
             shape=shape,
-            dtype=np.dtype(dtype).name,
+            dtype=np.dtype(dtype),
+            progress=progress,
         )
-    return _finish(store, problems, n_new=written, **report_args)
+    return finish(n_new)
 
 
-def _pixel_size(store: PlateStore, options: IngestOptions, headers: list[ImageHeader]) -> float | None:
-    if options.pixel_size_um is not None:
-        if store.pixel_size_um is not None and abs(store.pixel_size_um - options.pixel_size_um) > _PIXEL_SIZE_RTOL * store.pixel_size_um:
-            raise ValueError(f"--pixel-size-um {options.pixel_size_um} differs from the plate's {store.pixel_size_um} um")
-        return options.pixel_size_um
-    if store.pixel_size_um is not None:
-        return store.pixel_size_um
-    known = [h.pixel_size_um for h in headers if h.pixel_size_um is not None]
-    return _most_common(known) if known else None
-
-
-def _extend_timepoints(
-    existing: list[TimepointInfo], timed: list[tuple[_Candidate, float | None, datetime | None]]
-) -> list[TimepointInfo]:
-    """Keep existing time points' indices; append new labels ordered by time."""
-    known = {tp.label for tp in existing}
-    times: dict[str, list[float]] = defaultdict(list)
-    stamps: dict[str, list[datetime]] = defaultdict(list)
-    for cand, time_h, acquired in timed:
-        if time_h is not None:
-            times[cand.fields.timepoint].append(time_h)
-        if acquired is not None:
-            stamps[cand.fields.timepoint].append(acquired)
-    labels = {cand.fields.timepoint for cand, _, _ in timed} - known
-
-    def order(label: str) -> tuple[float, str, str]:
-        t = statistics.median(times[label]) if times[label] else float("inf")
-        first = min(stamps[label]).isoformat() if stamps[label] else ""
-        return (t, first, label.zfill(12))
-
-    out = list(existing)
-    for label in sorted(labels, key=order):
-        time_h = statistics.median(times[label]) if times[label] else None
-        first = min(stamps[label]).isoformat() if stamps[label] else None
-        out.append(TimepointInfo(len(out), label, time_h, first))
-    # a time point seen before without times may get them now
-    return [
-        replace(tp, time_h=statistics.median(times[tp.label])) if tp.time_h is None and times[tp.label] else tp
-        for tp in out
+def _write(
+    run: _Ingest,
+    client: Any,
+    accepted: list[Candidate],
+    index: Mapping[str, int],
+    timing: Mapping[Path, tuple[float | None, datetime | None]],
+    *,
+    shape: tuple[int, int],
+    dtype: np.dtype,
+    progress: Callable[[int], None] | None,
+) -> int:
+    """Write pixels in parallel; record provenance as each task finishes. Returns images written."""
+    by_path = {str(c.path): c for c in accepted}
+    jobs = [
+        (str(c.path), c.fields.well.name, c.fields.field, index[c.fields.timepoint], c.size)
+        for c in accepted
     ]
+    ingested_at = datetime.now(UTC).isoformat(timespec="seconds")
+    written = 0
+
+    def on_result(batch: Sequence[tuple[str, str, int, int, int]], result: Any, error: Any) -> None:
+        nonlocal written
+        records: dict[tuple[WellId, int], dict[int, dict[str, Any]]] = defaultdict(dict)
+        for i, (path_text, well_name, field_, t, _) in enumerate(batch):
+            cand = by_path[path_text]
+            record, reason = (None, f"write failed: {error}") if error is not None else result[i]
+            if record is None:
+                run.skip(cand.path, reason)
+                continue
+            time_h, acquired = timing[cand.path]
+            record.update(
+                source=cand.relpath, size=cand.size, mtime_ns=cand.mtime_ns, time_h=time_h,
+                acquired_at=acquired.isoformat() if acquired else None,
+                source_dtype=dtype.name, ingested_at=ingested_at,
+            )  # fmt: skip
+            records[(WellId.parse(well_name), field_)][t] = record
+            written += 1
+        for (well, field_), recs in records.items():
+            run.store.add_image_records(well, field_, recs)
+        if progress is not None:
+            progress(len(batch))
+
+    map_bounded(
+        client, _write_task, _chunks(jobs, run.options.files_per_task), on_result=on_result,
+        plate_path=str(run.out), shape=shape, dtype=dtype.name,
+    )  # fmt: skip
+    return written
 
 
-def _finish(store: PlateStore, problems: list[Problem], *, n_new: int, **fields: Any) -> IngestReport:
+def _finish(
+    store: PlateStore, problems: list[Problem], *, n_new: int, **fields: Any
+) -> IngestReport:
     report = IngestReport(
         n_new=n_new,
         finished_at=datetime.now(UTC).isoformat(timespec="seconds"),

@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -62,7 +62,9 @@ class TimepointInfo:
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> TimepointInfo:
-        return cls(int(data["index"]), str(data["label"]), data.get("time_h"), data.get("acquired_at"))
+        return cls(
+            int(data["index"]), str(data["label"]), data.get("time_h"), data.get("acquired_at")
+        )
 
 
 def well_path(well: WellId) -> str:
@@ -130,7 +132,9 @@ def _codec() -> Any:
     return BloscCodec(cname="zstd", clevel=5, shuffle=BloscShuffle.bitshuffle)
 
 
-def write_image_chunk(plate_path: str, well: WellId, field: int, t: int, pixels: np.ndarray) -> None:
+def write_image_chunk(
+    plate_path: str, well: WellId, field: int, t: int, pixels: np.ndarray
+) -> None:
     """Write one image into its chunk; safe to call from many workers for distinct slots."""
     import zarr
 
@@ -150,14 +154,14 @@ class PlateStore:
     with :func:`write_image_chunk`.
     """
 
-    def __init__(self, path: Path | str, *, mode: str = "r") -> None:
+    def __init__(self, path: Path | str, *, mode: Literal["r", "r+", "a"] = "r") -> None:
         import zarr
 
         self.path = Path(path)
         if mode == "r" and not (self.path / "zarr.json").exists():
             raise FileNotFoundError(f"{self.path}: not a Zarr store (no zarr.json)")
-        self._root = zarr.open_group(store=str(self.path), mode=mode, zarr_format=3)
-        attrs = self._root.attrs.asdict()
+        self._root: Any = zarr.open_group(store=str(self.path), mode=mode, zarr_format=3)
+        attrs: dict[str, Any] = dict(self._root.attrs.asdict())
         if mode == "r" and "plate" not in attrs.get("ome", {}):
             raise ValueError(f"{self.path}: not an OME-Zarr plate (no ome.plate attributes)")
         self._hts: dict[str, Any] = dict(attrs.get("hts", {}))
@@ -265,12 +269,16 @@ class PlateStore:
         )
         self._root.attrs.update(
             {
-                "ome": plate_metadata(name, field_map, field_count=max(map(len, field_map.values()))),
+                "ome": plate_metadata(
+                    name, field_map, field_count=max(map(len, field_map.values()))
+                ),
                 "hts": self._hts,
             }
         )
 
-    def add_image_records(self, well: WellId, field: int, records: Mapping[int, dict[str, Any]]) -> None:
+    def add_image_records(
+        self, well: WellId, field: int, records: Mapping[int, dict[str, Any]]
+    ) -> None:
         """Record the provenance of newly written images of one field."""
         group = self._root[image_path(well, field)]
         hts = dict(group.attrs.asdict().get("hts", {}))

@@ -143,7 +143,9 @@ def _tiff_header(path: Path, tif: object) -> tuple[ImageHeader, object]:
         raise ImageReadError(
             path, f"file is truncated: image data needs {max(ends)} bytes, file has {size}"
         )
-    header = ImageHeader(shape, dtype, channels, _tiff_pixel_size_um(tif, page), _tiff_datetime(page))
+    header = ImageHeader(
+        shape, dtype, channels, _tiff_pixel_size_um(tif, page), _tiff_datetime(page)
+    )
     return header, page
 
 
@@ -195,8 +197,10 @@ def read_header(path: Path | str) -> ImageHeader:
             return _pillow_header(path, img)
     except ImageReadError:
         raise
-    except Exception as exc:  # noqa: BLE001 - any decoder failure is a bad file
-        raise ImageReadError(path, f"cannot read image header ({type(exc).__name__}: {exc})") from exc
+    except Exception as exc:
+        raise ImageReadError(
+            path, f"cannot read image header ({type(exc).__name__}: {exc})"
+        ) from exc
 
 
 def read_image(path: Path | str) -> ImageData:
@@ -223,16 +227,18 @@ def read_image(path: Path | str) -> ImageData:
         else:
             with _pillow_open(path) as img:  # type: ignore[attr-defined]
                 header = _pillow_header(path, img)
-                img.load()  # type: ignore[attr-defined]
+                img.load()
                 pixels = np.asarray(img)
                 if pixels.dtype != header.dtype:
                     pixels = pixels.astype(header.dtype)
     except ImageReadError:
         raise
-    except Exception as exc:  # noqa: BLE001 - any decoder failure is a bad file
+    except Exception as exc:
         raise ImageReadError(path, f"cannot decode image ({type(exc).__name__}: {exc})") from exc
-    pixels = pixels.reshape(*header.shape, header.channels) if header.channels > 1 else (
-        pixels.reshape(header.shape)
+    pixels = (
+        pixels.reshape(*header.shape, header.channels)
+        if header.channels > 1
+        else (pixels.reshape(header.shape))
     )
     conversion = ""
     if header.channels > 1:

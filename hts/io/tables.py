@@ -91,7 +91,9 @@ def _datetime(path: Path, line: int, column: str, text: str) -> datetime | None:
     try:
         return datetime.fromisoformat(text)
     except ValueError as exc:
-        raise TableError(f"{path}, line {line}, column {column}: not an ISO 8601 time: {text!r}") from exc
+        raise TableError(
+            f"{path}, line {line}, column {column}: not an ISO 8601 time: {text!r}"
+        ) from exc
 
 
 def _float(path: Path, line: int, column: str, text: str) -> float | None:

@@ -15,10 +15,11 @@ from hts.measure.morphometrics import (
     largest_object,
     measure_mask,
 )
-from hts.measure.qc import QCFlags, contour_margin, focus_measure, qc_flags
+from hts.measure.qc import QC_BITS, QCFlags, contour_margin, focus_measure, qc_flags
 
 __all__ = [
     "DEFAULT_MIN_AREA_PX",
+    "QC_BITS",
     "QCFlags",
     "SegmentationScore",
     "SpheroidMeasurement",

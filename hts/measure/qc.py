@@ -6,7 +6,6 @@ them changes the measurement itself.
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 
 import cv2
@@ -15,14 +14,24 @@ import numpy.typing as npt
 
 from hts.measure.morphometrics import SpheroidMeasurement, largest_object
 
-__all__ = ["QCFlags", "contour_margin", "focus_measure", "qc_flags"]
+__all__ = ["QC_BITS", "QCFlags", "contour_margin", "focus_measure", "qc_flags"]
+
+#: Bit of each flag in `QCFlags.to_bits`. Stored results depend on it: never renumber,
+#: only append.
+QC_BITS: dict[str, int] = {
+    "no_object": 0,
+    "multiple_objects": 1,
+    "touches_border": 2,
+    "low_confidence": 3,
+    "out_of_focus": 4,
+}
 
 
 @dataclass(frozen=True)
 class QCFlags:
     """Quality-control flags of one image.
 
-    Each flag has a fixed bit in `to_bits` (stable: stored results depend on it):
+    Each flag has a fixed bit in `to_bits` (`QC_BITS`; stored results depend on it):
 
     ====================  ===  =====
     flag                  bit  value
@@ -46,7 +55,7 @@ class QCFlags:
     low_confidence : bool
         The probability map is undecided along the spheroid's border.
     out_of_focus : bool
-        The image has too little fine detail to be in focus.
+        The spheroid's border is blurred: the image is probably out of focus.
     """
 
     no_object: bool = False
@@ -56,20 +65,16 @@ class QCFlags:
     out_of_focus: bool = False
 
     def to_bits(self) -> int:
-        """The flags as an integer: bit i set when the i-th flag (table above) is."""
-        return sum(
-            1 << bit
-            for bit, field in enumerate(dataclasses.fields(self))
-            if getattr(self, field.name)
-        )
+        """The flags as an integer: the bit of each set flag (table above) is 1."""
+        return sum(1 << bit for name, bit in QC_BITS.items() if getattr(self, name))
 
     @classmethod
     def from_bits(cls, bits: int) -> QCFlags:
         """Flags from an integer written by `to_bits`; unknown bits raise ValueError."""
-        names = [field.name for field in dataclasses.fields(cls)]
-        if bits < 0 or bits >> len(names):
+        known = sum(1 << bit for bit in QC_BITS.values())
+        if bits < 0 or bits & ~known:
             raise ValueError(f"not a QC bit field: {bits}")
-        return cls(**{name: bool(bits >> bit & 1) for bit, name in enumerate(names)})
+        return cls(**{name: bool(bits >> bit & 1) for name, bit in QC_BITS.items()})
 
     @property
     def flagged(self) -> bool:

@@ -14,11 +14,11 @@ from typing import Any
 import numpy as np
 
 __all__ = [
-    "MEASUREMENTS",
     "ERROR_WIDTH",
+    "MEASUREMENTS",
+    "VARIABLES",
     "Status",
     "VariableSpec",
-    "VARIABLES",
     "position_label",
 ]
 

@@ -81,7 +81,10 @@ def _time_coords(plate: PlateStore) -> dict[str, np.ndarray]:
     tps = plate.timepoints
     time_h = np.array([np.nan if t.time_h is None else t.time_h for t in tps], dtype=np.float64)
     acquired = np.array(
-        [np.datetime64(t.acquired_at[:19], "s") if t.acquired_at else np.datetime64("NaT", "s") for t in tps],
+        [
+            np.datetime64(t.acquired_at[:19], "s") if t.acquired_at else np.datetime64("NaT", "s")
+            for t in tps
+        ],
         dtype="datetime64[s]",
     )
     return {
@@ -108,10 +111,12 @@ class ResultsStore:
         self.path = Path(path)
         if not (self.path / "zarr.json").exists():
             raise FileNotFoundError(f"{self.path}: no results store here")
-        self._root = zarr.open_group(store=str(self.path), mode="r+", zarr_format=3)
+        self._root: Any = zarr.open_group(store=str(self.path), mode="r+", zarr_format=3)
 
     @classmethod
-    def sync(cls, path: Path | str, plate: PlateStore, *, wells_per_chunk: int = 32) -> ResultsStore:
+    def sync(
+        cls, path: Path | str, plate: PlateStore, *, wells_per_chunk: int = 32
+    ) -> ResultsStore:
         """Create the store for ``plate``, or grow it to the plate's positions and time points.
 
         Existing measurements are never touched; new positions and time points start
@@ -122,7 +127,7 @@ class ResultsStore:
         path = Path(path)
         positions = plate_positions(plate)
         n_t = len(plate.timepoints)
-        root = zarr.open_group(store=str(path), mode="a", zarr_format=3)
+        root: Any = zarr.open_group(store=str(path), mode="a", zarr_format=3)
         attrs = root.attrs.asdict()
         if attrs.get("hts_results", {}).get("plate") not in (None, plate.name):
             raise ValueError(
@@ -163,7 +168,11 @@ class ResultsStore:
                 name,
                 shape=values.shape,
                 dtype=str if values.dtype == object else values.dtype,
-                fill_value="" if values.dtype == object else None if values.dtype.kind in "Mf" else 0,
+                fill_value=""
+                if values.dtype == object
+                else None
+                if values.dtype.kind in "Mf"
+                else 0,
                 dimension_names=[dim],
                 attributes=_COORD_ATTRS.get(name, {}),
             )
@@ -195,7 +204,8 @@ class ResultsStore:
 
     @property
     def shape(self) -> tuple[int, int]:
-        return tuple(self._root["status"].shape)  # type: ignore[return-value]
+        n_w, n_t = self._root["status"].shape
+        return int(n_w), int(n_t)
 
     @property
     def wells_per_chunk(self) -> int:
@@ -216,7 +226,9 @@ class ResultsStore:
         concurrent writers never share a chunk.
         """
         if wells.start % self.wells_per_chunk:
-            raise ValueError(f"well block {wells} is not aligned to chunks of {self.wells_per_chunk}")
+            raise ValueError(
+                f"well block {wells} is not aligned to chunks of {self.wells_per_chunk}"
+            )
         for name, data in values.items():
             self._root[name][wells, t] = data
 

@@ -91,7 +91,8 @@ def otsu_threshold(values: npt.ArrayLike, *, bins: int = 256) -> float:
     # Empty bins between two modes give a plateau of equal scores: take its middle, not
     # the edge of the lower mode.
     best = np.flatnonzero(between >= between.max() * (1 - 1e-9))
-    run_end = best[0] + int(np.argmax(np.diff(best) > 1)) if np.any(np.diff(best) > 1) else best[-1]
+    gaps = np.flatnonzero(np.diff(best) > 1)
+    run_end = best[gaps[0]] if gaps.size else best[-1]
     return float((edges[1 + best[0]] + edges[1 + run_end]) / 2)
 
 
@@ -116,7 +117,11 @@ def _illumination(coarse: np.ndarray, degree: int) -> np.ndarray:
     keep = values >= np.median(values)
     surface = np.full(values.shape, float(np.median(values)))
     for _ in range(_FIT_ITERATIONS):
-        coef, *_ = np.linalg.lstsq(terms[keep], values[keep], rcond=None)
+        # Normal equations: a few well-scaled terms on [-1, 1], so conditioning is fine and
+        # this is much cheaper than lstsq of the whole design matrix; lstsq of the small
+        # system still copes with a singular one (tiny or flat images).
+        kept = terms[keep]
+        coef, *_ = np.linalg.lstsq(kept.T @ kept, kept.T @ values[keep], rcond=None)
         surface = terms @ coef
         residual = values - surface
         sigma = 1.4826 * float(np.median(np.abs(residual[keep])))
@@ -168,7 +173,8 @@ def segment_classical(
     lo = float(work.min())
     if float(work.max()) == lo:
         return np.zeros(array.shape, dtype=np.float32)
-    # Offset so a zero-valued background cannot make the division below blow up.
+    # Taking off the darkest value (about the camera offset) makes the ratio below close
+    # to a transmittance; the +1 keeps it finite.
     work -= lo - 1.0
 
     sigma_px = config.smooth_sigma_um / pixel_size_um

@@ -20,7 +20,10 @@ __all__ = ["Segmenter", "available_segmenters", "get_segmenter", "register_segme
 class Segmenter(Protocol):
     """Anything that maps a brightfield image to a spheroid probability map."""
 
-    model_id: str
+    @property
+    def model_id(self) -> str:
+        """Name and version of what produces the probabilities, e.g. 'unet-r34-v1'."""
+        ...
 
     def predict(self, image: np.ndarray, *, pixel_size_um: float) -> np.ndarray:
         """``(Y, X)`` uint8/uint16 image -> ``(Y, X)`` float32 probabilities in [0, 1]."""

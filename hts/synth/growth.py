@@ -177,7 +177,10 @@ def _gompertz(t_d: np.ndarray, d_start: float, d_max: float, beta_per_d: float) 
     return d_max * (d_start / d_max) ** np.exp(-beta_per_d * t_d)
 
 
-def _untreated(t_d: np.ndarray, d0: float, scenario: Scenario, rng: np.random.Generator):
+def _untreated(
+    t_d: np.ndarray, d0: float, scenario: Scenario, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """Diameter (um) and debris of an untreated spheroid: Gompertz growth, few dead cells."""
     d_max = scenario.max_diameter_um * rng.uniform(0.9, 1.1)
     doubling_d = scenario.untreated_doubling_h / _HOURS_PER_DAY * rng.uniform(0.85, 1.15)
     # Initial volume growth rate 3*beta*ln(d_max/d0) equals ln 2 / doubling time.
@@ -194,8 +197,8 @@ def _treated(
     controlled: bool,
     scenario: Scenario,
     rng: np.random.Generator,
-) -> tuple[np.ndarray, np.ndarray, float, float]:
-    """Diameter (um), debris, detach time (d) and crossing time (d) of a treated spheroid."""
+) -> tuple[np.ndarray, np.ndarray, float]:
+    """Diameter (um), debris and detach time (days, NaN if none) of a treated spheroid."""
     t_last = float(t_d[-1])
     threshold_d = d0 * scenario.relapse_volume_factor ** (1.0 / 3.0)
     # Transient growth for a day or two after irradiation, kept below the relapse threshold.
@@ -253,7 +256,7 @@ def _treated(
         debris = np.where(t_d >= detach_d, np.minimum(1.0, debris + 0.3), debris)
     # Debris settles and is partly washed out with medium changes.
     debris = debris * np.exp(-t_d / rng.uniform(25.0, 50.0))
-    return diameter, np.clip(debris, 0.0, 1.0), detach_d, crossing_d
+    return diameter, np.clip(debris, 0.0, 1.0), detach_d
 
 
 def _first_exceeding(times_h: np.ndarray, volume: np.ndarray, threshold: float) -> float:
@@ -304,7 +307,7 @@ def simulate_spheroid(
     else:
         controlled = bool(rng.random() < control_probability(dose_gy, scenario))
         fate = "control" if controlled else "relapse"
-        diameter, debris, detach_d, _ = _treated(t_d, d0, dose_gy, controlled, scenario, rng)
+        diameter, debris, detach_d = _treated(t_d, d0, dose_gy, controlled, scenario, rng)
     relapse_time_h = math.nan
     if fate == "relapse":
         volume = np.pi * diameter**3 / 6.0

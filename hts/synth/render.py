@@ -20,6 +20,7 @@ __all__ = ["Body", "Bubble", "Debris", "Scene", "WellEdge", "outline_radius", "r
 # Harmonic tuples are (order k, relative amplitude, phase in radians).
 Harmonics = tuple[tuple[int, float, float], ...]
 
+_FINE_GRAIN_UM, _COARSE_GRAIN_UM = 2.5, 6.0
 _LUT_SIZE = 4096  # outline samples; nearest lookup is within 0.1 px for R < 500 px
 
 
@@ -283,9 +284,9 @@ def _blobs(points: np.ndarray, sigma_px: float) -> np.ndarray:
     return cv2.GaussianBlur(points, (0, 0), sigma_px) * np.float32(2.0 * np.pi * sigma_px**2)
 
 
-def _add_grains(od: np.ndarray, grains: _Points, um: float) -> None:
-    """Fine debris grains of a few micrometres: small dark Gaussian dots."""
-    sigma = max(0.6, 1.5 / um)
+def _add_grains(od: np.ndarray, grains: _Points, size_um: float, um: float) -> None:
+    """Debris grains of about ``size_um`` micrometres: small dark Gaussian dots."""
+    sigma = max(0.6, size_um / 2.0 / um)
     splat = grains.splat(od.shape, pad=math.ceil(4 * sigma))
     if splat is not None:
         od[splat[0]] += _blobs(splat[1], sigma)
@@ -305,7 +306,7 @@ def _add_debris(
     rng: np.random.Generator,
     *,
     um: float,
-    grains: _Points,
+    grains: tuple[_Points, _Points],
     cells: _Points,
 ) -> None:
     """Add one cloud's haze to ``od`` and its grains and dead cells to the point lists."""
@@ -332,9 +333,10 @@ def _add_debris(
         noise = _smooth_noise(crop_shape, max(4.0, rc / 4.0), rng)
         od[sl] += (amount * debris.haze) * envelope * np.clip(0.7 + 0.35 * noise, 0.0, None)
 
-    # Fine grains (a few micrometres) and dead cells (about 10 micrometres).
-    n_grains = int(rng.poisson(amount * area_um2 * 0.02))
-    grains.add(*scatter(n_grains, 0.15), rng.uniform(0.15, 0.6, n_grains))
+    # Fine and coarse grains (cell fragments) and dead cells (about 10 micrometres).
+    for points, density in zip(grains, (0.016, 0.006), strict=True):
+        n_grains = int(rng.poisson(amount * area_um2 * density))
+        points.add(*scatter(n_grains, 0.15), rng.uniform(0.1, 0.6, n_grains))
     n_cells = int(rng.poisson(amount * area_um2 * 0.0015))
     cells.add(*scatter(n_cells, 0.2), rng.uniform(0.3, 0.9, n_cells))
     # Clumps: tight clusters of dead cells, locally darker than the spheroid.
@@ -399,13 +401,14 @@ def render_scene(scene: Scene, rng: np.random.Generator) -> tuple[np.ndarray, np
     for body in scene.bodies:
         _add_body(od, mask, body, scene.pixel_size_um, rng)
     um = scene.pixel_size_um
-    grains, cells = _Points(), _Points()
+    grains, cells = (_Points(), _Points()), _Points()
     for cloud in scene.debris:
         _add_debris(od, cloud, rng, um=um, grains=grains, cells=cells)
     # A few isolated dead cells anywhere in the field.
     n = scene.stray_cells
     cells.add(rng.uniform(0, h, n), rng.uniform(0, w, n), rng.uniform(0.2, 0.7, n))
-    _add_grains(od, grains, um)
+    _add_grains(od, grains[0], _FINE_GRAIN_UM, um)
+    _add_grains(od, grains[1], _COARSE_GRAIN_UM, um)
     _add_cells(od, cells, um)
     if scene.well_edge is not None:
         _add_well_edge(od, scene.well_edge, scene.pixel_size_um)

@@ -256,7 +256,7 @@ def sample_scene(
                 corona_r,
                 harmonics[:4],
                 min(1.0, 1.3 * debris),
-                0.35,
+                float(rng.uniform(0.3, 0.8)),
                 int(rng.poisson(3.0 * debris)),
             )
         )

@@ -9,7 +9,7 @@ import pytest
 
 from hts.distributed.cluster import ClusterSpec
 from hts.distributed.run import run_plate
-from hts.io import IngestOptions, PlateStore, ingest
+from hts.io import IngestOptions, ingest
 from hts.results import Status, open_results
 from hts.testing import write_disk_plate
 
@@ -27,11 +27,17 @@ def plate_path(disk_folder: Path, plate_map: Path, tmp_path: Path, threads: Clus
 
 
 def test_run_measures_every_image_and_resumes(
-    plate_path: Path, disk_folder: Path, tmp_path: Path, processes: ClusterSpec, threads: ClusterSpec
+    plate_path: Path,
+    disk_folder: Path,
+    tmp_path: Path,
+    processes: ClusterSpec,
+    threads: ClusterSpec,
 ) -> None:
     results = tmp_path / "r.zarr"
     done: list[int] = []
-    summary = run_plate(plate_path, results, cluster=processes, wells_per_chunk=2, progress=done.append)
+    summary = run_plate(
+        plate_path, results, cluster=processes, wells_per_chunk=2, progress=done.append
+    )
     assert summary.counts == {"ok": 9} and sum(done) == 9
     ds = open_results(results).load()
     assert (ds.status.values == Status.OK).all()
@@ -81,7 +87,9 @@ def test_missing_images_and_failures_get_a_status(
     assert sum(again.counts.values()) == 1
 
 
-def test_redo_reprocesses_everything(plate_path: Path, tmp_path: Path, processes: ClusterSpec) -> None:
+def test_redo_reprocesses_everything(
+    plate_path: Path, tmp_path: Path, processes: ClusterSpec
+) -> None:
     results = tmp_path / "r.zarr"
     run_plate(plate_path, results, cluster=processes)
     assert run_plate(plate_path, results, cluster=processes, redo=True).counts == {"ok": 9}

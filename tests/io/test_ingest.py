@@ -35,7 +35,9 @@ def test_ingest_writes_a_plate_with_pixels_metadata_and_provenance(
     assert [tp.time_h for tp in plate.timepoints] == [0.0, 24.0, 48.0]
     assert plate.well_info[WellId.parse("B3")]["arm"] == "RT 5 Gy"
     source = disk_folder / "TEST01_B3_1_2026y03m03d_09h30m.tif"
-    np.testing.assert_array_equal(plate.read_image(WellId.parse("B3"), 1, 1), read_image(source).pixels)
+    np.testing.assert_array_equal(
+        plate.read_image(WellId.parse("B3"), 1, 1), read_image(source).pixels
+    )
     record = plate.image_records(WellId.parse("B3"), 1)[1]
     assert record["source"] == source.name and len(record["sha256"]) == 64
     assert record["time_h"] == pytest.approx(24.0)
@@ -44,13 +46,19 @@ def test_ingest_writes_a_plate_with_pixels_metadata_and_provenance(
     assert plate.ingest_runs[-1]["n_new"] == 9
 
 
-def test_ingest_is_idempotent_and_incremental(disk_folder: Path, tmp_path: Path, threads: ClusterSpec) -> None:
+def test_ingest_is_idempotent_and_incremental(
+    disk_folder: Path, tmp_path: Path, threads: ClusterSpec
+) -> None:
     out = tmp_path / "plate.zarr"
     ingest(disk_folder, out, cluster=threads)
-    before = {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file() and p.name != "zarr.json"}
+    before = {
+        p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file() and p.name != "zarr.json"
+    }
     again = ingest(disk_folder, out, cluster=threads)
     assert again.n_new == 0 and again.n_unchanged == 9 and again.complete
-    after = {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file() and p.name != "zarr.json"}
+    after = {
+        p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file() and p.name != "zarr.json"
+    }
     assert before == after  # no chunk rewritten
 
     write_disk_plate(disk_folder, days=(3, 4), plate_map=False)  # two new days, all wells
@@ -71,14 +79,18 @@ def test_changed_file_is_detected_and_the_ingested_version_kept(
     ingest(disk_folder, out, cluster=threads)
     path = disk_folder / "TEST01_B2_1_2026y03m02d_09h30m.tif"
     original = read_image(path).pixels
-    tifffile.imwrite(path, np.zeros((96, 128), np.uint16), resolution=(5000, 5000), resolutionunit="CENTIMETER")
+    tifffile.imwrite(
+        path, np.zeros((96, 128), np.uint16), resolution=(5000, 5000), resolutionunit="CENTIMETER"
+    )
     report = ingest(disk_folder, out, cluster=threads)
     assert _kinds(report) == {path.name: ProblemKind.CHANGED}
     assert not report.complete
     np.testing.assert_array_equal(PlateStore(out).read_image(WellId.parse("B2"), 1, 0), original)
 
 
-def test_touched_but_identical_file_is_unchanged(disk_folder: Path, tmp_path: Path, threads: ClusterSpec) -> None:
+def test_touched_but_identical_file_is_unchanged(
+    disk_folder: Path, tmp_path: Path, threads: ClusterSpec
+) -> None:
     out = tmp_path / "plate.zarr"
     ingest(disk_folder, out, cluster=threads)
     path = disk_folder / "TEST01_B2_1_2026y03m02d_09h30m.tif"
@@ -92,15 +104,28 @@ def test_bad_files_are_reported_and_good_ones_kept(
 ) -> None:
     good = disk_folder / "TEST01_B2_1_2026y03m02d_09h30m.tif"
     data = good.read_bytes()
-    (disk_folder / "TEST01_C3_1_2026y03m02d_09h30m.tif").write_bytes(data[: len(data) // 3])  # truncated
-    (disk_folder / "TEST01_C4_1_2026y03m02d_09h30m.tif").write_bytes(b"\x00garbage" * 100)  # corrupt
+    (disk_folder / "TEST01_C3_1_2026y03m02d_09h30m.tif").write_bytes(
+        data[: len(data) // 3]
+    )  # truncated
+    (disk_folder / "TEST01_C4_1_2026y03m02d_09h30m.tif").write_bytes(
+        b"\x00garbage" * 100
+    )  # corrupt
     shutil.copy(good, disk_folder / "holiday.tif")  # unexpected name
-    tifffile.imwrite(disk_folder / "TEST01_C5_1_2026y03m02d_09h30m.tif", np.zeros((96, 128), np.float32))
-    tifffile.imwrite(disk_folder / "TEST01_C6_1_2026y03m02d_09h30m.tif", np.zeros((50, 50), np.uint16), resolution=(5000, 5000), resolutionunit="CENTIMETER")
+    tifffile.imwrite(
+        disk_folder / "TEST01_C5_1_2026y03m02d_09h30m.tif", np.zeros((96, 128), np.float32)
+    )
+    tifffile.imwrite(
+        disk_folder / "TEST01_C6_1_2026y03m02d_09h30m.tif",
+        np.zeros((50, 50), np.uint16),
+        resolution=(5000, 5000),
+        resolutionunit="CENTIMETER",
+    )
     sub = disk_folder / "copy"
     sub.mkdir()
     shutil.copy(good, sub / good.name)  # a second file for B2 day 0
-    write_disk_plate(disk_folder, wells=("H12",), days=(0,), plate_map=False)  # not in the plate map
+    write_disk_plate(
+        disk_folder, wells=("H12",), days=(0,), plate_map=False
+    )  # not in the plate map
     (disk_folder / "notes.txt").write_text("microscope log")
 
     out = tmp_path / "plate.zarr"
@@ -113,7 +138,9 @@ def test_bad_files_are_reported_and_good_ones_kept(
     assert "does not match" in reasons["holiday.tif"]
     assert "float32" in reasons["TEST01_C5_1_2026y03m02d_09h30m.tif"]
     assert "50x50" in reasons["TEST01_C6_1_2026y03m02d_09h30m.tif"]
-    assert "several files" in reasons[good.name] and kinds[f"copy/{good.name}"] == ProblemKind.SKIPPED
+    assert (
+        "several files" in reasons[good.name] and kinds[f"copy/{good.name}"] == ProblemKind.SKIPPED
+    )
     assert kinds["TEST01_H12_1_2026y03m02d_09h30m.tif"] == ProblemKind.WARNING
     assert kinds["notes.txt"] == ProblemKind.IGNORED
     assert not report.complete
@@ -129,7 +156,9 @@ def test_pixel_size_is_required(tmp_path: Path, threads: ClusterSpec) -> None:
     tifffile.imwrite(folder / "P_B2_day0.tif", np.ones((16, 16), np.uint16))
     report = ingest(folder, tmp_path / "a.zarr", cluster=threads)
     assert "pixel size" in report.problems[0].reason and report.n_new == 0
-    report = ingest(folder, tmp_path / "a.zarr", options=IngestOptions(pixel_size_um=1.5), cluster=threads)
+    report = ingest(
+        folder, tmp_path / "a.zarr", options=IngestOptions(pixel_size_um=1.5), cluster=threads
+    )
     assert report.complete and PlateStore(tmp_path / "a.zarr").pixel_size_um == 1.5
 
 
@@ -149,7 +178,9 @@ def test_manifest_assigns_files(tmp_path: Path, threads: ClusterSpec) -> None:
     assert int(plate.read_image(WellId.parse("B2"), 1, 1)[0, 0]) == 2
 
 
-def test_plate_opens_with_ome_zarr_reader(disk_folder: Path, tmp_path: Path, threads: ClusterSpec) -> None:
+def test_plate_opens_with_ome_zarr_reader(
+    disk_folder: Path, tmp_path: Path, threads: ClusterSpec
+) -> None:
     from ome_zarr.io import parse_url
     from ome_zarr.reader import Plate, Reader
 
@@ -163,7 +194,9 @@ def test_plate_opens_with_ome_zarr_reader(disk_folder: Path, tmp_path: Path, thr
     assert float(data[1].max().compute()) > 0
 
 
-def test_metadata_validates_against_ngff_models(disk_folder: Path, tmp_path: Path, threads: ClusterSpec) -> None:
+def test_metadata_validates_against_ngff_models(
+    disk_folder: Path, tmp_path: Path, threads: ClusterSpec
+) -> None:
     from ome_zarr_models.v05.hcs import HCS
     from ome_zarr_models.v05.image import Image
 

@@ -10,13 +10,21 @@ from hts.wells import WellId
     ("preset", "path", "well", "field", "label"),
     [
         ("incucyte", "VID12_B3_2_2026y03m02d_09h30m.tif", "B03", 2, "2026-03-02T09:30"),
-        ("imagexpress", "run1/TimePoint_4/Plate1_C11_s2_w1.TIF".replace(".TIF", ".tif"), "C11", 2, "4"),
+        (
+            "imagexpress",
+            "run1/TimePoint_4/Plate1_C11_s2_w1.TIF".replace(".TIF", ".tif"),
+            "C11",
+            2,
+            "4",
+        ),
         ("cytation", "B3_02_1_1_Bright Field_007.tif", "B03", 1, "7"),
         ("days", "P1_D05_day07.png", "D05", 1, "168h"),
         ("days", "P1_D05_d7_f3.tiff", "D05", 3, "168h"),
     ],
 )
-def test_presets_parse_real_names(preset: str, path: str, well: str, field: int, label: str) -> None:
+def test_presets_parse_real_names(
+    preset: str, path: str, well: str, field: int, label: str
+) -> None:
     fields = parse_name(path, compile_pattern(preset))
     assert fields.well == WellId.parse(well)
     assert fields.field == field

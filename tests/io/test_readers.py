@@ -18,7 +18,10 @@ def _tiff(path: Path, data: np.ndarray, **kwargs: object) -> Path:
 def test_tiff_keeps_dtype_pixel_size_and_time(tmp_path: Path, dtype: type) -> None:
     data = (np.arange(60 * 80).reshape(60, 80) % 250).astype(dtype)
     path = _tiff(
-        tmp_path / "a.tif", data, resolution=(1e4 / 1.3, 1e4 / 1.3), resolutionunit="CENTIMETER",
+        tmp_path / "a.tif",
+        data,
+        resolution=(1e4 / 1.3, 1e4 / 1.3),
+        resolutionunit="CENTIMETER",
         datetime=datetime(2026, 3, 2, 9, 30),
     )
     image = read_image(path)
@@ -84,8 +87,10 @@ def test_truncated_jpeg_raises(tmp_path: Path) -> None:
 def test_float_and_stacks_are_rejected(tmp_path: Path) -> None:
     with pytest.raises(ImageReadError, match="unsupported pixel type float32"):
         read_header(_tiff(tmp_path / "f.tif", np.zeros((8, 8), np.float32)))
-    with pytest.raises(ImageReadError, match="stack|shape"):
-        read_header(_tiff(tmp_path / "s.tif", np.zeros((3, 8, 8), np.uint16), photometric="minisblack"))
+    with pytest.raises(ImageReadError, match=r"stack|shape"):
+        read_header(
+            _tiff(tmp_path / "s.tif", np.zeros((3, 8, 8), np.uint16), photometric="minisblack")
+        )
 
 
 def test_unknown_suffix(tmp_path: Path) -> None:

@@ -133,9 +133,7 @@ def test_summarise_reports_means_stds_and_binomial_errors() -> None:
     assert s["isf"] == pytest.approx(0.25)
     assert s["asf"] == pytest.approx(0.25)
     assert s["isf_se"] == pytest.approx(math.sqrt(0.25 * 0.75 / 4))
-    assert summarise(scores, ddof=0)["rdd_std"] == pytest.approx(
-        np.std([0.02, 0.04, 1.0, 0.02])
-    )
+    assert summarise(scores, ddof=0)["rdd_std"] == pytest.approx(np.std([0.02, 0.04, 1.0, 0.02]))
 
 
 def test_summarise_of_nothing_is_nan() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 
 import cv2
@@ -9,7 +10,7 @@ import numpy as np
 import pytest
 
 from hts.measure.morphometrics import measure_mask
-from hts.measure.qc import QCFlags, contour_margin, focus_measure, qc_flags
+from hts.measure.qc import QC_BITS, QCFlags, contour_margin, focus_measure, qc_flags
 
 FIELDS = ("no_object", "multiple_objects", "touches_border", "low_confidence", "out_of_focus")
 
@@ -30,6 +31,7 @@ def test_bits_are_stable() -> None:
     for bit, name in enumerate(FIELDS):
         assert QCFlags(**{name: True}).to_bits() == 1 << bit
     assert QCFlags().to_bits() == 0
+    assert set(QC_BITS) == {f.name for f in dataclasses.fields(QCFlags)}
     assert not QCFlags().flagged
     assert QCFlags(out_of_focus=True).flagged
 
@@ -76,7 +78,6 @@ def test_low_confidence_when_probability_hovers_at_one_half() -> None:
 
 
 def test_steep_network_output_is_confident() -> None:
-    mask = disk((128, 128), (64, 64), 30)
     y, x = np.ogrid[:128, :128]
     signed_distance = 30 - np.hypot(y - 64, x - 64)
     probability = (1 / (1 + np.exp(-2.0 * signed_distance))).astype(np.float32)

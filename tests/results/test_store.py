@@ -42,7 +42,9 @@ def test_region_writes_land_and_sync_grows_without_losing_them(
 ) -> None:
     path = tmp_path / "r.zarr"
     store = ResultsStore.sync(path, plate, wells_per_chunk=2)
-    store.write_block(slice(0, 2), 1, {"diameter_um": np.array([10.0, 20.0]), "status": np.array([1, 1])})
+    store.write_block(
+        slice(0, 2), 1, {"diameter_um": np.array([10.0, 20.0]), "status": np.array([1, 1])}
+    )
     with pytest.raises(ValueError, match="aligned"):
         store.write_block(slice(1, 3), 0, {"status": np.array([1, 1])})
 
@@ -58,7 +60,9 @@ def test_region_writes_land_and_sync_grows_without_losing_them(
     np.testing.assert_allclose(ds.day.values, [0.0, 1.0, 2.0, 3.0])
 
 
-def test_a_store_belongs_to_one_plate(plate: PlateStore, tmp_path: Path, threads: ClusterSpec) -> None:
+def test_a_store_belongs_to_one_plate(
+    plate: PlateStore, tmp_path: Path, threads: ClusterSpec
+) -> None:
     path = tmp_path / "r.zarr"
     ResultsStore.sync(path, plate)
     other = tmp_path / "other"

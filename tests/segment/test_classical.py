@@ -72,11 +72,13 @@ def test_returns_only_the_largest_object() -> None:
     assert jaccard_distance(mask, big) < 0.1
 
 
-@pytest.mark.parametrize("radius_px", [25, 330])
-def test_small_and_large_spheroids(radius_px: int) -> None:
-    truth = disk((515, 650), (257, 325), radius_px // 2) if radius_px < 100 else None
-    if truth is None:
-        truth = disk((1030, 1300), (515, 650), radius_px)
+@pytest.mark.parametrize(
+    ("shape", "radius_px"),
+    [((515, 650), 12), ((1030, 1300), 330)],
+    ids=["small-31um", "large-860um"],
+)
+def test_small_and_large_spheroids(shape: tuple[int, int], radius_px: int) -> None:
+    truth = disk(shape, (shape[0] / 2, shape[1] / 2), radius_px)
     image = brightfield(truth, seed=2)
     mask = segment_classical(image, pixel_size_um=PIXEL_SIZE_UM) >= 0.5
     assert jaccard_distance(mask, truth) < 0.1

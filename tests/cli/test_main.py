@@ -1,0 +1,84 @@
+"""The ``hts`` command line, run as a user would."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from hts.cli.main import EXIT_INCOMPLETE, main
+
+
+def test_help_is_fast_and_imports_nothing_heavy() -> None:
+    code = (
+        "import sys, hts, hts.cli.main as m\n"
+        "names = ('zarr', 'dask', 'distributed', 'xarray', 'torch', 'onnxruntime', 'cv2')\n"
+        "heavy = [k for k in names if k in sys.modules]\n"
+        "assert not heavy, heavy\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "hts.cli.main", "--help"], check=True, capture_output=True, text=True
+    )
+    for command in ("synth", "ingest", "run", "demo"):
+        assert command in out.stdout
+
+
+def test_ingest_then_run(
+    disk_folder: Path, plate_map: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    plate = tmp_path / "P.zarr"
+    assert (
+        main(
+            [
+                "-q",
+                "ingest",
+                str(disk_folder),
+                "--out",
+                str(plate),
+                "--plate-map",
+                str(plate_map),
+                "--workers",
+                "1",
+            ]
+        )
+        == 0
+    )
+    assert "9 new images" in capsys.readouterr().out
+    assert main(["-q", "run", str(plate), "--workers", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "9 ok" in out and (tmp_path / "P.results.zarr").exists()
+
+
+def test_skipped_files_set_the_exit_status(
+    disk_folder: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (disk_folder / "TEST01_B9_1_2026y03m02d_09h30m.tif").write_bytes(b"not a tiff")
+    report = tmp_path / "report.json"
+    status = main(
+        [
+            "-q",
+            "ingest",
+            str(disk_folder),
+            "--out",
+            str(tmp_path / "P.zarr"),
+            "--report",
+            str(report),
+        ]
+    )
+    assert status == EXIT_INCOMPLETE
+    out = capsys.readouterr().out
+    assert "skipped  TEST01_B9_1_2026y03m02d_09h30m.tif" in out
+    assert '"kind": "skipped"' in report.read_text()
+
+
+def test_errors_name_the_problem_without_a_traceback(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["ingest", str(tmp_path / "nowhere"), "--out", str(tmp_path / "P.zarr")]) == 1
+    err = capsys.readouterr().err
+    assert "nowhere" in err and "does not exist" in err and "Traceback" not in err
+    assert main(["run", str(tmp_path / "missing.zarr")]) == 1
+    assert "not a Zarr store" in capsys.readouterr().err
