@@ -24,7 +24,7 @@ from hts.results.schema import ERROR_WIDTH, MEASUREMENTS, Status
 from hts.results.store import ResultsStore
 from hts.wells import WellId
 
-__all__ = ["Block", "RunSummary", "plan_blocks", "process_block", "run_plate"]
+__all__ = ["Block", "RunSummary", "image_slots", "plan_blocks", "process_block", "run_plate"]
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +38,7 @@ class Block:
     stop: int
     slots: tuple[int, ...]
     present: tuple[bool, ...]  # per slot: does the plate hold an image?
+    time_h: tuple[float, ...]  # per slot: the image's time since treatment (NaN: unknown)
     wells: tuple[tuple[str, int], ...]  # per slot: (well name, field)
 
 
@@ -56,20 +57,28 @@ class RunSummary:
         return f"plate {self.plate}, model {self.model_id}: {parts}"
 
 
-def presence(plate: PlateStore, store: ResultsStore) -> np.ndarray:
-    """``(well, timepoint)`` bool: which slots have an image in the plate."""
-    positions = store.positions
+def image_slots(plate: PlateStore, store: ResultsStore) -> tuple[np.ndarray, np.ndarray]:
+    """``(well, timepoint)`` arrays: does the plate hold an image (bool), its time since
+    treatment in hours (float, NaN when unknown or absent)."""
     n_w, n_t = store.shape
     present = np.zeros((n_w, n_t), dtype=bool)
-    for i, pos in enumerate(positions):
-        for t in plate.image_records(pos.well, pos.field):
+    time_h = np.full((n_w, n_t), np.nan)
+    for i, pos in enumerate(store.positions):
+        for t, record in plate.image_records(pos.well, pos.field).items():
             if t < n_t:
                 present[i, t] = True
-    return present
+                if record.get("time_h") is not None:
+                    time_h[i, t] = float(record["time_h"])
+    return present, time_h
 
 
 def plan_blocks(
-    store: ResultsStore, present: np.ndarray, *, model_id: str, redo: bool = False
+    store: ResultsStore,
+    present: np.ndarray,
+    time_h: np.ndarray,
+    *,
+    model_id: str,
+    redo: bool = False,
 ) -> list[Block]:
     """Blocks with anything to do, in time order (so early time points finish first)."""
     status = store.read("status")
@@ -95,6 +104,7 @@ def plan_blocks(
                     Block(
                         t, start, stop, slots,
                         tuple(bool(present[i, t]) for i in slots),
+                        tuple(float(time_h[i, t]) for i in slots),
                         tuple((positions[i].well.name, positions[i].field) for i in slots),
                     )
                 )  # fmt: skip
@@ -118,11 +128,12 @@ def process_block(
         "status",
         "model_id",
         "error",
+        "time_since_treatment_h",
     ]
     values = store.read_block(rows, block.t, names)
     counts: Counter[str] = Counter()
-    for slot, present, (well_name, field_) in zip(
-        block.slots, block.present, block.wells, strict=True
+    for slot, present, time_h, (well_name, field_) in zip(
+        block.slots, block.present, block.time_h, block.wells, strict=True
     ):
         i = slot - block.start
         for spec in MEASUREMENTS:
@@ -131,6 +142,7 @@ def process_block(
         values["qc_flags"][i] = 0
         values["model_id"][i] = model.model_id
         values["error"][i] = ""
+        values["time_since_treatment_h"][i] = time_h
         if not present:
             values["status"][i] = Status.NO_IMAGE
             counts["no_image"] += 1
@@ -196,7 +208,8 @@ def run_plate(
         raise ValueError(f"{plate_path}: plate has no pixel size; re-ingest with --pixel-size-um")
     model_id = get_segmenter(segmenter).model_id
     store = ResultsStore.sync(results_path, plate, wells_per_chunk=wells_per_chunk)
-    blocks = plan_blocks(store, presence(plate, store), model_id=model_id, redo=redo)
+    present, time_h = image_slots(plate, store)
+    blocks = plan_blocks(store, present, time_h, model_id=model_id, redo=redo)
     summary = RunSummary(plate=plate.name or "", model_id=model_id, n_blocks=len(blocks))
     n_slots = sum(len(b.slots) for b in blocks)
     if on_plan is not None:

@@ -245,5 +245,8 @@ def open_results(path: Path | str) -> Any:
     text = [name for name, var in ds.variables.items() if var.dtype.kind == "T"]
     ds = ds.assign({n: ds[n].astype(object) for n in text if n in ds.data_vars})
     ds = ds.assign_coords({n: ds[n].astype(object) for n in text if n in ds.coords})
+    # coordinates are small and used for selection (where(..., drop=True) needs them eager)
+    ds = ds.assign_coords({n: ds[n].load() for n in ds.coords})
+    ds = ds[[spec.name for spec in VARIABLES if spec.name in ds.data_vars]]
     ds.attrs.update(ds.attrs.pop("hts_results", {}))
     return ds

@@ -93,3 +93,10 @@ def test_redo_reprocesses_everything(
     results = tmp_path / "r.zarr"
     run_plate(plate_path, results, cluster=processes)
     assert run_plate(plate_path, results, cluster=processes, redo=True).counts == {"ok": 9}
+
+
+def test_each_result_carries_its_image_time(plate_path: Path, tmp_path: Path, processes: ClusterSpec) -> None:
+    results = tmp_path / "r.zarr"
+    run_plate(plate_path, results, cluster=processes)
+    ds = open_results(results)
+    np.testing.assert_allclose(ds.time_since_treatment_h.values, [[0.0, 24.0, 48.0]] * 3)
