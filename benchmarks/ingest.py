@@ -47,7 +47,7 @@ def _plate_for(n: int, workdir: Path) -> Path:
         return images
     shutil.rmtree(folder, ignore_errors=True)
     t0 = time.perf_counter()
-    write_synthetic_plate(folder, wells=wells, days=days - 1, seed=n)
+    write_synthetic_plate(folder, wells=wells, days=days, seed=n)  # days = number of scans
     print(f"generated {wells * days} images in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
     return images
 

@@ -112,6 +112,15 @@ def _build_parser() -> argparse.ArgumentParser:
     _add_cluster_args(p)
     p.set_defaults(func=_cmd_run)
 
+    p = sub.add_parser("train", help="train or fine-tune the U-Net (needs the [train] extra)")
+    p.set_defaults(func=_cmd_train)
+    try:
+        from training.cli import add_arguments
+    except ImportError:  # training/ is not installed (e.g. a lean worker image)
+        pass
+    else:
+        add_arguments(p)
+
     p = sub.add_parser(
         "demo", help="synthesise, ingest and segment a demo plate, then summarise it"
     )
@@ -234,6 +243,14 @@ def _cmd_run(args: argparse.Namespace) -> int:
     print(summary.line())
     print(f"results: {results}  (open with hts.open_results)")
     return EXIT_INCOMPLETE if summary.counts.get("failed") else 0
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    try:
+        from training.cli import run
+    except ImportError as exc:
+        raise ValueError(f"training needs the training package and torch ({exc})") from exc
+    return run(args)
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:

@@ -1,0 +1,53 @@
+"""The engine interface: load once, then ``predict(batch) -> spheroid probabilities``.
+
+Engines see the network's input exactly: ``(B, Y, X)`` uint8 batches already preprocessed
+(min-max, half resolution, padded to 32). Heavy imports happen inside each engine.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+__all__ = ["Engine", "available_engines", "get_engine", "register_engine"]
+
+
+class Engine(Protocol):
+    """A loaded network that maps input batches to spheroid probabilities."""
+
+    @property
+    def name(self) -> str: ...
+
+    def predict(self, batch: np.ndarray) -> np.ndarray:
+        """``(B, Y, X)`` uint8 -> ``(B, Y, X)`` float32 spheroid probability in [0, 1]."""
+        ...
+
+
+_ENGINES: dict[str, Callable[[Path], Engine]] = {}
+
+
+def register_engine(name: str, factory: Callable[[Path], Engine]) -> None:
+    _ENGINES[name] = factory
+
+
+def available_engines() -> list[str]:
+    return sorted(_ENGINES)
+
+
+def get_engine(name: str, weights: Path) -> Engine:
+    """Load ``weights`` into the engine ``name``."""
+    if name not in _ENGINES:
+        raise ValueError(f"unknown engine {name!r}; available: {', '.join(available_engines())}")
+    return _ENGINES[name](weights)
+
+
+def _torch(weights: Path) -> Engine:
+    from hts.engines.torch_engine import TorchEngine
+
+    return TorchEngine(weights)
+
+
+register_engine("torch", _torch)

@@ -1,0 +1,145 @@
+"""Domain-randomised single images with exact masks, for training and testing segmenters.
+
+Plates (``plate.py``) follow one experiment's look. Training needs the opposite: every
+sample its own spheroid, fate and time point, under widely varied optics and cameras, so
+that a model learns what a spheroid is rather than what this generator's default camera
+looks like. Each sample is independent (its own spheroid), so splitting samples by index
+splits by spheroid.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+
+import cv2
+import numpy as np
+
+from hts.synth.growth import Scenario, imaging_times_h, simulate_spheroid
+from hts.synth.plate import DEBRIS_CATEGORY_MIN
+from hts.synth.render import render_scene
+from hts.synth.scene import ImagingConditions, sample_scene
+from hts.wells import WellId
+
+__all__ = ["TrainingSample", "randomised_conditions", "training_sample"]
+
+_TAG = 11  # keeps these seed sequences apart from the plate generator's
+
+
+@dataclass(frozen=True)
+class TrainingSample:
+    """One image with its exact mask and what kind of case it is."""
+
+    image: np.ndarray  # (Y, X) uint16 or uint8
+    mask: np.ndarray  # (Y, X) bool: spheroid bodies only, never debris
+    category: str  # "clean" or "debris"
+    pixel_size_um: float
+    diameter_um: float  # equivalent-circle diameter of the true mask (all bodies)
+    dose_gy: float
+    day: float
+
+
+def randomised_conditions(rng: np.random.Generator) -> ImagingConditions:
+    """Imaging artefacts more frequent and camera ranges wider than any one microscope's."""
+    level = rng.uniform(800.0, 9000.0)
+    return ImagingConditions(
+        defocus_probability=0.12,
+        defocus_um=(3.0, 14.0),
+        bubble_probability=0.12,
+        well_edge_probability=0.2,
+        well_diameter_um=float(rng.choice([3300.0, 6400.0])),
+        background_adu=(level, level * rng.uniform(1.0, 1.5)),
+        offset_adu=(rng.uniform(0.0, 1500.0), rng.uniform(1500.0, 2000.0)),
+        vignetting=(0.0, rng.uniform(0.1, 0.45)),
+        max_gradient=rng.uniform(0.0, 0.3),
+        photons_per_adu=(rng.uniform(0.2, 1.0), rng.uniform(1.0, 4.0)),
+        read_noise_adu=(rng.uniform(1.0, 5.0), rng.uniform(5.0, 25.0)),
+        stray_cells_per_mm2=(0.0, rng.uniform(5.0, 60.0)),
+    )
+
+
+def _post(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Camera and export variety: gamma, narrow 16-bit ranges, 8-bit exports, blur."""
+    x = image.astype(np.float32)
+    lo, hi = np.percentile(x, [0.1, 99.9])
+    x = np.clip((x - lo) / max(hi - lo, 1.0), 0.0, 1.0)
+    x = x ** float(np.exp(rng.normal(0.0, 0.25)))
+    if rng.random() < 0.2:
+        x = cv2.GaussianBlur(x, (0, 0), float(rng.uniform(0.5, 1.5)))
+    if rng.random() < 0.3:  # an 8-bit export (some microscopes, PNG/JPEG)
+        low = rng.uniform(0.0, 60.0)
+        span = rng.uniform(120.0, 255.0 - low)
+        return np.clip(np.rint(low + span * x), 0, 255).astype(np.uint8)
+    low = rng.uniform(200.0, 4000.0)  # a narrow part of the 16-bit range
+    span = rng.uniform(1500.0, 12000.0)
+    return np.clip(np.rint(low + span * x), 0, 65535).astype(np.uint16)
+
+
+def training_sample(
+    seed: int,
+    index: int,
+    *,
+    shape: tuple[int, int] = (1030, 1300),
+    debris_fraction: float = 0.5,
+    pixel_size_um: tuple[float, float] = (0.9, 2.8),
+) -> TrainingSample:
+    """Sample ``index`` of the randomised set ``seed``; the same pair gives the same pixels.
+
+    About ``debris_fraction`` of samples are treated spheroids at a time point with debris;
+    the rest are untreated or not yet shedding. Pixel sizes are drawn log-uniformly.
+    """
+    rng = np.random.default_rng(np.random.SeedSequence([seed, _TAG, index]))
+    scenario = Scenario(
+        diameter0_um=(float(rng.uniform(150.0, 350.0)), float(rng.uniform(350.0, 550.0))),
+        max_diameter_um=float(rng.uniform(700.0, 1000.0)),
+        twin_probability=0.08,
+        detach_probability_per_gy=0.06,
+    )
+    want_debris = rng.random() < debris_fraction
+    dose = float(rng.uniform(2.0, 14.0)) if want_debris else float(rng.choice([0.0, 0.0, 2.0, 6.0]))
+    n_days = int(rng.integers(8, 40))
+    times_h = imaging_times_h(n_days + 1)
+    well = WellId(int(rng.integers(0, 16)), int(rng.integers(1, 25)))
+    history = simulate_spheroid(well, dose, times_h=times_h, scenario=scenario, rng=rng)
+    if want_debris:
+        candidates = np.flatnonzero(history.debris >= DEBRIS_CATEGORY_MIN)
+    else:
+        candidates = np.flatnonzero(history.debris < DEBRIS_CATEGORY_MIN)
+    candidates = candidates if candidates.size else np.arange(times_h.size)
+    t = int(rng.choice(candidates))
+    um = float(math.exp(rng.uniform(math.log(pixel_size_um[0]), math.log(pixel_size_um[1]))))
+    # keep the spheroid inside the field of view at this pixel size
+    fits = min(shape) * um * 0.8
+    if history.diameter_um[t] > fits:
+        um *= float(history.diameter_um[t]) / fits
+    scene = sample_scene(
+        history, t, seed=seed, shape=shape, pixel_size_um=um, imaging=randomised_conditions(rng)
+    )
+    if rng.random() < 0.3:  # spheroid anywhere in the field, not only near the centre
+        body = scene.bodies[0]
+        margin = body.radius_px * 1.3 + 5
+        centre = (
+            float(rng.uniform(margin, max(margin + 1, shape[0] - margin))),
+            float(rng.uniform(margin, max(margin + 1, shape[1] - margin))),
+        )
+        dy, dx = centre[0] - body.centre_yx[0], centre[1] - body.centre_yx[1]
+        scene = replace(
+            scene,
+            bodies=tuple(
+                replace(b, centre_yx=(b.centre_yx[0] + dy, b.centre_yx[1] + dx)) for b in scene.bodies
+            ),
+            debris=tuple(
+                replace(d, centre_yx=(d.centre_yx[0] + dy, d.centre_yx[1] + dx)) for d in scene.debris
+            ),
+        )
+    image, mask = render_scene(scene, rng)
+    area_um2 = float(mask.sum()) * um * um
+    return TrainingSample(
+        image=_post(image, rng),
+        mask=mask,
+        category="debris" if history.debris[t] >= DEBRIS_CATEGORY_MIN else "clean",
+        pixel_size_um=um,
+        diameter_um=math.sqrt(4.0 * area_um2 / math.pi),
+        dose_gy=dose,
+        day=float(times_h[t] / 24.0),
+    )

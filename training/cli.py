@@ -1,0 +1,71 @@
+"""``hts train``: train or fine-tune the segmentation network."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+__all__ = ["add_arguments", "run"]
+
+log = logging.getLogger(__name__)
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    data = p.add_argument_group("data (synthetic unless --images/--masks are given)")
+    data.add_argument("--images", type=Path, help="folder of images with reference masks")
+    data.add_argument("--masks", type=Path, help="folder of masks, same file stems as the images")
+    data.add_argument("--pixel-size-um", type=float, help="pixel size of --images")
+    data.add_argument("--group-pattern", help="regex whose first group names the spheroid (split key)")
+    data.add_argument("--synthetic", type=int, default=2000, help="number of synthetic training images")
+    data.add_argument("--data-cache", type=Path, help="reuse/save the preprocessed data here (.npz)")
+    data.add_argument("--val-data", type=Path, help="separate validation set (.npz); else a split by spheroid")
+    p.add_argument("--out", type=Path, required=True, help="run folder: checkpoints, metrics.csv, best.pt")
+    p.add_argument("--init", type=Path, help="start from these weights (fine-tuning)")
+    p.add_argument("--encoder", default="resnet34", help="resnet34 (the paper's U-Net) or tu-hrnet_w48")
+    p.add_argument("--loss", default="dice", choices=["dice", "ce", "focal", "dice+ce"])
+    p.add_argument("--optimizer", default="radam_lookahead", choices=["adam", "radam_lookahead"])
+    p.add_argument("--max-lr", type=float, help="skip the LR range test and use this")
+    p.add_argument("--epochs", type=int, default=30)
+    p.add_argument("--steps-per-epoch", type=int, default=100)
+    p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--crop", type=int, default=256)
+    p.add_argument("--augment", default="paper", choices=["paper", "none"])
+    p.add_argument("--patience", type=int, default=6, help="early stopping patience (epochs)")
+    p.add_argument("--no-bf16", action="store_true", help="train in fp32")
+    p.add_argument("--time-budget-min", type=float, help="stop after this many minutes")
+    p.add_argument("--model-id", default="unet-r34", help="id stored with the weights and in results")
+    p.add_argument("--seed", type=int, default=0)
+
+
+def run(args: argparse.Namespace) -> int:
+    from hts.segment.unet import ModelConfig
+    from training.data import Dataset, from_folder, synthetic
+    from training.loop import TrainConfig, train
+
+    if args.data_cache and args.data_cache.exists():
+        data = Dataset.load(args.data_cache)
+    elif args.images:
+        if not args.masks or not args.pixel_size_um:
+            raise ValueError("--images needs --masks and --pixel-size-um")
+        data = from_folder(args.images, args.masks, pixel_size_um=args.pixel_size_um, group_pattern=args.group_pattern)
+    else:
+        log.info("generating %d synthetic training images", args.synthetic)
+        data = synthetic(args.synthetic, seed=args.seed + 1)
+    if args.data_cache and not args.data_cache.exists():
+        data.save(args.data_cache)
+    if args.val_data:
+        train_data, val_data = data, Dataset.load(args.val_data)
+    else:
+        train_data, val_data = data.split(val_fraction=0.1, seed=args.seed)
+    config = TrainConfig(
+        model=ModelConfig(encoder=args.encoder), loss=args.loss, optimizer=args.optimizer,
+        max_lr=args.max_lr, epochs=args.epochs, steps_per_epoch=args.steps_per_epoch,
+        batch_size=args.batch_size, crop=args.crop, augment=args.augment, patience=args.patience,
+        bf16=not args.no_bf16, seed=args.seed, model_id=args.model_id,
+        time_budget_s=args.time_budget_min * 60 if args.time_budget_min else None,
+    )  # fmt: skip
+    log.info("training on %d images, validating on %d", len(train_data), len(val_data))
+    best = train(config, train_data, val_data, args.out, init=args.init)
+    print(f"best weights: {best}")
+    return 0

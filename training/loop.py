@@ -1,0 +1,232 @@
+"""The training loop: the paper's recipe, resumable, with per-epoch metrics.
+
+Recipe (Streller et al. 2025): augmentation where each training image is used once as it
+is and once through one of vertical flip, horizontal flip or 180 degree rotation; LR range
+test; one-cycle schedule; early stopping on the validation Jaccard distance; Dice loss with
+RAdam + Lookahead for the U-Net. On CPU we train on random crops (mostly around the
+spheroid) with bf16 autocast and channels-last; validation runs on whole images.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from hts.measure.metrics import jaccard_distance
+from hts.measure.morphometrics import largest_object
+from hts.segment.preprocess import pad_to_multiple
+from hts.segment.unet import ModelConfig, build_model, save_weights
+from training.data import Dataset
+from training.losses import make_loss
+from training.optim import lr_range_test, make_optimizer
+
+__all__ = ["TrainConfig", "train"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Every knob of a training run; saved beside its checkpoints."""
+
+    model: ModelConfig = field(default_factory=ModelConfig)
+    loss: str = "dice"
+    optimizer: str = "radam_lookahead"
+    max_lr: float | None = None  # None: LR range test
+    epochs: int = 30
+    steps_per_epoch: int = 100
+    batch_size: int = 8
+    crop: int = 256
+    augment: str = "paper"  # "paper" | "none"
+    patience: int = 6
+    bf16: bool = True
+    threads: int = 2
+    seed: int = 0
+    model_id: str = "unet-r34"
+    time_budget_s: float | None = None  # stop (and keep the best so far) after this long
+
+
+def _transform(image: np.ndarray, kind: int) -> np.ndarray:
+    """0: identity, 1: vertical flip, 2: horizontal flip, 3: rotation by 180 degrees."""
+    if kind == 1:
+        return image[::-1]
+    if kind == 2:
+        return image[:, ::-1]
+    if kind == 3:
+        return image[::-1, ::-1]
+    return image
+
+
+class _Crops:
+    """Random crops; each sample once plain and once through its one paper transform."""
+
+    def __init__(self, data: Dataset, config: TrainConfig, rng: np.random.Generator) -> None:
+        self.data = data
+        self.config = config
+        self.rng = rng
+        n = len(data)
+        self.kinds = rng.integers(1, 4, size=n)  # each image's one transform, fixed
+        self.index = [(i, 0) for i in range(n)]
+        if config.augment == "paper":
+            self.index += [(i, int(self.kinds[i])) for i in range(n)]
+        self.order: list[int] = []
+
+    def _one(self, i: int, kind: int) -> tuple[np.ndarray, np.ndarray]:
+        image, mask = self.data.images[i], self.data.masks[i]
+        c = self.config.crop
+        if image.shape[0] < c or image.shape[1] < c:
+            pad = ((0, max(0, c - image.shape[0])), (0, max(0, c - image.shape[1])))
+            image, mask = np.pad(image, pad, mode="reflect"), np.pad(mask, pad, mode="constant")
+        h, w = image.shape
+        ys, xs = np.nonzero(mask)
+        if ys.size and self.rng.random() < 0.75:  # mostly around the spheroid
+            cy = int(np.mean(ys) + self.rng.normal(0, c / 4))
+            cx = int(np.mean(xs) + self.rng.normal(0, c / 4))
+            y0, x0 = np.clip(cy - c // 2, 0, h - c), np.clip(cx - c // 2, 0, w - c)
+        else:
+            y0, x0 = self.rng.integers(0, h - c + 1), self.rng.integers(0, w - c + 1)
+        sl = (slice(int(y0), int(y0) + c), slice(int(x0), int(x0) + c))
+        return _transform(image[sl], kind), _transform(mask[sl], kind)
+
+    def batch(self) -> tuple[torch.Tensor, torch.Tensor]:
+        images, masks = [], []
+        for _ in range(self.config.batch_size):
+            if not self.order:
+                self.order = list(self.rng.permutation(len(self.index)))
+            i, kind = self.index[self.order.pop()]
+            image, mask = self._one(i, kind)
+            images.append(image)
+            masks.append(mask)
+        x = torch.from_numpy(np.stack(images)[:, None].astype(np.float32) / 255.0)
+        return x.contiguous(memory_format=torch.channels_last), torch.from_numpy(np.stack(masks).astype(np.int64))
+
+
+def predict_probability(model: Any, image: np.ndarray, *, bf16: bool) -> np.ndarray:
+    """Spheroid probability ``(Y, X)`` of one preprocessed uint8 image (any size)."""
+    padded, (py, px) = pad_to_multiple(image, multiple=32)
+    x = torch.from_numpy(padded[None, None].astype(np.float32) / 255.0).contiguous(memory_format=torch.channels_last)
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+        prob = model(x).float().softmax(dim=1)[0, 1].numpy()
+    return prob[: prob.shape[0] - py, : prob.shape[1] - px]
+
+
+def validate(model: Any, data: Dataset, *, bf16: bool) -> dict[str, float]:
+    """Mean per-image JCD of the largest predicted object, overall and per category."""
+    model.eval()
+    jcd: list[float] = []
+    for image, mask in zip(data.images, data.masks, strict=True):
+        pred, _ = largest_object(predict_probability(model, image, bf16=bf16) >= 0.5)
+        target, _ = largest_object(mask > 0)
+        jcd.append(jaccard_distance(pred, target))
+    model.train()
+    out = {"val_jcd": float(np.mean(jcd))}
+    for category in sorted(set(data.categories) - {""}):
+        values = [j for j, c in zip(jcd, data.categories, strict=True) if c == category]
+        out[f"val_jcd_{category}"] = float(np.mean(values))
+    return out
+
+
+def train(config: TrainConfig, train_data: Dataset, val_data: Dataset, out: Path, *, init: Path | None = None) -> Path:
+    """Train (or resume) into ``out``; returns the path of the best fp16 weight file.
+
+    ``out/last.pt`` is written every epoch and resumed from if present; ``init`` starts
+    from existing weights (fine-tuning).
+    """
+    out.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(config.seed)
+    torch.set_num_threads(config.threads)
+    rng = np.random.default_rng(config.seed)
+    model = build_model(config.model).to(memory_format=torch.channels_last)
+    if init is not None:
+        from hts.segment.unet import load_weights
+
+        model.load_state_dict(load_weights(init)[0].state_dict())
+    loss_fn = make_loss(config.loss)
+    crops = _Crops(train_data, config, rng)
+    (out / "config.json").write_text(json.dumps(asdict(config), indent=2))
+
+    def step(optimizer: torch.optim.Optimizer) -> float:
+        x, y = crops.batch()
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=config.bf16):
+            logits = model(x)
+        loss = loss_fn(logits, y)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        return float(loss.detach())
+
+    last = out / "last.pt"
+    state: dict[str, Any] = {"epoch": 0, "best_jcd": math.inf, "bad_epochs": 0, "max_lr": config.max_lr}
+    if last.exists():
+        ckpt = torch.load(last, map_location="cpu", weights_only=False)
+        state = ckpt["state"]
+        model.load_state_dict(ckpt["model"])
+        log.info("resuming from %s at epoch %d", last, state["epoch"])
+    if state["max_lr"] is None:
+        probe = build_model(config.model).to(memory_format=torch.channels_last)
+        probe.load_state_dict(model.state_dict())
+        probe_opt = make_optimizer(config.optimizer, probe.parameters(), 1e-6)
+        saved = model
+        model = probe
+
+        def probe_step(lr: float) -> float:
+            for group in probe_opt.param_groups:
+                group["lr"] = lr
+            return step(probe_opt)
+
+        state["max_lr"], history = lr_range_test(probe_step, n=50)
+        model = saved
+        (out / "lr_range_test.csv").write_text("lr,loss\n" + "\n".join(f"{a:.3e},{b:.5f}" for a, b in history))
+        log.info("LR range test: max_lr %.2e", state["max_lr"])
+    optimizer = make_optimizer(config.optimizer, model.parameters(), state["max_lr"])
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(
+        optimizer, max_lr=state["max_lr"], total_steps=config.epochs * config.steps_per_epoch
+    )
+    if last.exists():
+        optimizer.load_state_dict(ckpt["optimizer"])
+        scheduler.load_state_dict(ckpt["scheduler"])
+    metrics_path = out / "metrics.csv"
+    started = time.perf_counter()
+    model.train()
+    while state["epoch"] < config.epochs:
+        t0 = time.perf_counter()
+        losses = []
+        for _ in range(config.steps_per_epoch):
+            losses.append(step(optimizer))
+            scheduler.step()
+        state["epoch"] += 1
+        row: dict[str, Any] = {"epoch": state["epoch"], "train_loss": float(np.mean(losses)), "lr": scheduler.get_last_lr()[0]}
+        row.update(validate(model, val_data, bf16=config.bf16))
+        row["seconds"] = time.perf_counter() - t0
+        new_file = not metrics_path.exists()
+        with metrics_path.open("a", newline="") as fh:
+            writer = csv.DictWriter(fh, fieldnames=list(row))
+            if new_file:
+                writer.writeheader()
+            writer.writerow(row)
+        log.info("epoch %s", " ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()))
+        if row["val_jcd"] < state["best_jcd"]:
+            state["best_jcd"], state["bad_epochs"] = row["val_jcd"], 0
+            save_weights(model, out / "best.pt", config=config.model, model_id=config.model_id, val_jcd=row["val_jcd"], epoch=state["epoch"])
+        else:
+            state["bad_epochs"] += 1
+        torch.save(
+            {"state": state, "model": model.state_dict(), "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict()},
+            last,
+        )
+        if state["bad_epochs"] >= config.patience:
+            log.info("early stop: no better validation JCD in %d epochs", config.patience)
+            break
+        if config.time_budget_s is not None and time.perf_counter() - started > config.time_budget_s:
+            log.info("time budget of %.0f s spent; stopping", config.time_budget_s)
+            break
+    return out / "best.pt"
