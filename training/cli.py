@@ -16,13 +16,25 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     data.add_argument("--images", type=Path, help="folder of images with reference masks")
     data.add_argument("--masks", type=Path, help="folder of masks, same file stems as the images")
     data.add_argument("--pixel-size-um", type=float, help="pixel size of --images")
-    data.add_argument("--group-pattern", help="regex whose first group names the spheroid (split key)")
-    data.add_argument("--synthetic", type=int, default=2000, help="number of synthetic training images")
-    data.add_argument("--data-cache", type=Path, help="reuse/save the preprocessed data here (.npz)")
-    data.add_argument("--val-data", type=Path, help="separate validation set (.npz); else a split by spheroid")
-    p.add_argument("--out", type=Path, required=True, help="run folder: checkpoints, metrics.csv, best.pt")
+    data.add_argument(
+        "--group-pattern", help="regex whose first group names the spheroid (split key)"
+    )
+    data.add_argument(
+        "--synthetic", type=int, default=2000, help="number of synthetic training images"
+    )
+    data.add_argument(
+        "--data-cache", type=Path, help="reuse/save the preprocessed data here (.npz)"
+    )
+    data.add_argument(
+        "--val-data", type=Path, help="separate validation set (.npz); else a split by spheroid"
+    )
+    p.add_argument(
+        "--out", type=Path, required=True, help="run folder: checkpoints, metrics.csv, best.pt"
+    )
     p.add_argument("--init", type=Path, help="start from these weights (fine-tuning)")
-    p.add_argument("--encoder", default="resnet34", help="resnet34 (the paper's U-Net) or tu-hrnet_w48")
+    p.add_argument(
+        "--encoder", default="resnet34", help="resnet34 (the paper's U-Net) or tu-hrnet_w48"
+    )
     p.add_argument("--loss", default="dice", choices=["dice", "ce", "focal", "dice+ce"])
     p.add_argument("--optimizer", default="radam_lookahead", choices=["adam", "radam_lookahead"])
     p.add_argument("--max-lr", type=float, help="skip the LR range test and use this")
@@ -34,7 +46,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--patience", type=int, default=6, help="early stopping patience (epochs)")
     p.add_argument("--no-bf16", action="store_true", help="train in fp32")
     p.add_argument("--time-budget-min", type=float, help="stop after this many minutes")
-    p.add_argument("--model-id", default="unet-r34", help="id stored with the weights and in results")
+    p.add_argument(
+        "--model-id", default="unet-r34", help="id stored with the weights and in results"
+    )
     p.add_argument("--seed", type=int, default=0)
 
 
@@ -48,7 +62,12 @@ def run(args: argparse.Namespace) -> int:
     elif args.images:
         if not args.masks or not args.pixel_size_um:
             raise ValueError("--images needs --masks and --pixel-size-um")
-        data = from_folder(args.images, args.masks, pixel_size_um=args.pixel_size_um, group_pattern=args.group_pattern)
+        data = from_folder(
+            args.images,
+            args.masks,
+            pixel_size_um=args.pixel_size_um,
+            group_pattern=args.group_pattern,
+        )
     else:
         log.info("generating %d synthetic training images", args.synthetic)
         data = synthetic(args.synthetic, seed=args.seed + 1)

@@ -73,10 +73,14 @@ class Dataset:
         )  # fmt: skip
 
 
-def preprocess_pair(image: np.ndarray, mask: np.ndarray, *, scale: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
+def preprocess_pair(
+    image: np.ndarray, mask: np.ndarray, *, scale: float = 0.5
+) -> tuple[np.ndarray, np.ndarray]:
     """Image -> min-max uint8 at ``scale``; mask -> 0/1 uint8 at the same grid (area vote)."""
     small = resize(minmax_to_uint8(image), scale=scale)
-    m = cv2.resize(mask.astype(np.float32), (small.shape[1], small.shape[0]), interpolation=cv2.INTER_AREA)
+    m = cv2.resize(
+        mask.astype(np.float32), (small.shape[1], small.shape[0]), interpolation=cv2.INTER_AREA
+    )
     return small, (m >= 0.5).astype(np.uint8)
 
 
@@ -90,7 +94,12 @@ def _synthetic_one(args: tuple[int, int, float]) -> tuple[np.ndarray, np.ndarray
 
 
 def synthetic(
-    n: int, *, seed: int, scale: float = 0.5, workers: int = 2, progress: Callable[[int], None] | None = None
+    n: int,
+    *,
+    seed: int,
+    scale: float = 0.5,
+    workers: int = 2,
+    progress: Callable[[int], None] | None = None,
 ) -> Dataset:
     """``n`` domain-randomised samples of set ``seed``, preprocessed; each its own spheroid."""
     data = Dataset([], [], [], [], [])
@@ -137,7 +146,9 @@ def from_folder(
         image = read_image(path).pixels
         mask = read_image(mask_by_stem[path.stem]).pixels > 0
         if mask.shape != image.shape:
-            log.warning("%s: mask shape %s differs from image %s; skipped", path, mask.shape, image.shape)
+            log.warning(
+                "%s: mask shape %s differs from image %s; skipped", path, mask.shape, image.shape
+            )
             continue
         small, small_mask = preprocess_pair(image, mask, scale=scale)
         match = pattern.search(path.name) if pattern else None
@@ -151,7 +162,9 @@ def from_folder(
     return data
 
 
-def write_image_set(out: Path, n: int, *, seed: int, progress: Callable[[int], None] | None = None) -> Path:
+def write_image_set(
+    out: Path, n: int, *, seed: int, progress: Callable[[int], None] | None = None
+) -> Path:
     """Write ``n`` randomised samples at full resolution as files, for ``hts evaluate``.
 
     ``out/images/*.tif`` (with the pixel size in the TIFF), ``out/masks/*.png``,
@@ -168,9 +181,23 @@ def write_image_set(out: Path, n: int, *, seed: int, progress: Callable[[int], N
         s = training_sample(seed, i)
         name = f"sample_{seed}_{i:05d}"
         res = 1e4 / s.pixel_size_um
-        tifffile.imwrite(out / "images" / f"{name}.tif", s.image, resolution=(res, res), resolutionunit="CENTIMETER")
+        tifffile.imwrite(
+            out / "images" / f"{name}.tif",
+            s.image,
+            resolution=(res, res),
+            resolutionunit="CENTIMETER",
+        )
         cv2.imwrite(str(out / "masks" / f"{name}.png"), s.mask.astype(np.uint8) * 255)
-        rows.append([f"{name}.tif", s.category, f"{s.pixel_size_um:.4f}", f"{s.diameter_um:.1f}", s.dose_gy, s.day])
+        rows.append(
+            [
+                f"{name}.tif",
+                s.category,
+                f"{s.pixel_size_um:.4f}",
+                f"{s.diameter_um:.1f}",
+                s.dose_gy,
+                s.day,
+            ]
+        )
         if progress is not None:
             progress(1)
     with (out / "index.csv").open("w", newline="") as fh:

@@ -107,13 +107,17 @@ class _Crops:
             images.append(image)
             masks.append(mask)
         x = torch.from_numpy(np.stack(images)[:, None].astype(np.float32) / 255.0)
-        return x.contiguous(memory_format=torch.channels_last), torch.from_numpy(np.stack(masks).astype(np.int64))
+        return x.contiguous(memory_format=torch.channels_last), torch.from_numpy(
+            np.stack(masks).astype(np.int64)
+        )
 
 
 def predict_probability(model: Any, image: np.ndarray, *, bf16: bool) -> np.ndarray:
     """Spheroid probability ``(Y, X)`` of one preprocessed uint8 image (any size)."""
     padded, (py, px) = pad_to_multiple(image, multiple=32)
-    x = torch.from_numpy(padded[None, None].astype(np.float32) / 255.0).contiguous(memory_format=torch.channels_last)
+    x = torch.from_numpy(padded[None, None].astype(np.float32) / 255.0).contiguous(
+        memory_format=torch.channels_last
+    )
     with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
         prob = model(x).float().softmax(dim=1)[0, 1].numpy()
     return prob[: prob.shape[0] - py, : prob.shape[1] - px]
@@ -135,7 +139,14 @@ def validate(model: Any, data: Dataset, *, bf16: bool) -> dict[str, float]:
     return out
 
 
-def train(config: TrainConfig, train_data: Dataset, val_data: Dataset, out: Path, *, init: Path | None = None) -> Path:
+def train(
+    config: TrainConfig,
+    train_data: Dataset,
+    val_data: Dataset,
+    out: Path,
+    *,
+    init: Path | None = None,
+) -> Path:
     """Train (or resume) into ``out``; returns the path of the best fp16 weight file.
 
     ``out/last.pt`` is written every epoch and resumed from if present; ``init`` starts
@@ -165,7 +176,12 @@ def train(config: TrainConfig, train_data: Dataset, val_data: Dataset, out: Path
         return float(loss.detach())
 
     last = out / "last.pt"
-    state: dict[str, Any] = {"epoch": 0, "best_jcd": math.inf, "bad_epochs": 0, "max_lr": config.max_lr}
+    state: dict[str, Any] = {
+        "epoch": 0,
+        "best_jcd": math.inf,
+        "bad_epochs": 0,
+        "max_lr": config.max_lr,
+    }
     if last.exists():
         ckpt = torch.load(last, map_location="cpu", weights_only=False)
         state = ckpt["state"]
@@ -185,7 +201,9 @@ def train(config: TrainConfig, train_data: Dataset, val_data: Dataset, out: Path
 
         state["max_lr"], history = lr_range_test(probe_step, n=50)
         model = saved
-        (out / "lr_range_test.csv").write_text("lr,loss\n" + "\n".join(f"{a:.3e},{b:.5f}" for a, b in history))
+        (out / "lr_range_test.csv").write_text(
+            "lr,loss\n" + "\n".join(f"{a:.3e},{b:.5f}" for a, b in history)
+        )
         log.info("LR range test: max_lr %.2e", state["max_lr"])
     optimizer = make_optimizer(config.optimizer, model.parameters(), state["max_lr"])
     scheduler = torch.optim.lr_scheduler.OneCycleLR(
@@ -204,7 +222,11 @@ def train(config: TrainConfig, train_data: Dataset, val_data: Dataset, out: Path
             losses.append(step(optimizer))
             scheduler.step()
         state["epoch"] += 1
-        row: dict[str, Any] = {"epoch": state["epoch"], "train_loss": float(np.mean(losses)), "lr": scheduler.get_last_lr()[0]}
+        row: dict[str, Any] = {
+            "epoch": state["epoch"],
+            "train_loss": float(np.mean(losses)),
+            "lr": scheduler.get_last_lr()[0],
+        }
         row.update(validate(model, val_data, bf16=config.bf16))
         row["seconds"] = time.perf_counter() - t0
         new_file = not metrics_path.exists()
@@ -213,20 +235,40 @@ def train(config: TrainConfig, train_data: Dataset, val_data: Dataset, out: Path
             if new_file:
                 writer.writeheader()
             writer.writerow(row)
-        log.info("epoch %s", " ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()))
+        log.info(
+            "epoch %s",
+            " ".join(
+                f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()
+            ),
+        )
         if row["val_jcd"] < state["best_jcd"]:
             state["best_jcd"], state["bad_epochs"] = row["val_jcd"], 0
-            save_weights(model, out / "best.pt", config=config.model, model_id=config.model_id, val_jcd=row["val_jcd"], epoch=state["epoch"])
+            save_weights(
+                model,
+                out / "best.pt",
+                config=config.model,
+                model_id=config.model_id,
+                val_jcd=row["val_jcd"],
+                epoch=state["epoch"],
+            )
         else:
             state["bad_epochs"] += 1
         torch.save(
-            {"state": state, "model": model.state_dict(), "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict()},
+            {
+                "state": state,
+                "model": model.state_dict(),
+                "optimizer": optimizer.state_dict(),
+                "scheduler": scheduler.state_dict(),
+            },
             last,
         )
         if state["bad_epochs"] >= config.patience:
             log.info("early stop: no better validation JCD in %d epochs", config.patience)
             break
-        if config.time_budget_s is not None and time.perf_counter() - started > config.time_budget_s:
+        if (
+            config.time_budget_s is not None
+            and time.perf_counter() - started > config.time_budget_s
+        ):
             log.info("time budget of %.0f s spent; stopping", config.time_budget_s)
             break
     return out / "best.pt"

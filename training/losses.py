@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-import torch.nn.functional as F  # noqa: N812
+import torch.nn.functional as F
 
 __all__ = ["LOSSES", "make_loss"]
 
@@ -31,7 +31,12 @@ def dice_ce(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return dice_loss(logits, target) + cross_entropy(logits, target)
 
 
-LOSSES: dict[str, Any] = {"dice": dice_loss, "ce": cross_entropy, "focal": focal_loss, "dice+ce": dice_ce}
+LOSSES: dict[str, Any] = {
+    "dice": dice_loss,
+    "ce": cross_entropy,
+    "focal": focal_loss,
+    "dice+ce": dice_ce,
+}
 
 
 def make_loss(name: str) -> Any:

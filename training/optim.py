@@ -30,7 +30,7 @@ class Lookahead(torch.optim.Optimizer):
         self.inner.zero_grad(set_to_none=set_to_none)
 
     @torch.no_grad()
-    def step(self, closure: Callable[[], float] | None = None) -> Any:  # type: ignore[override]
+    def step(self, closure: Callable[[], float] | None = None) -> Any:
         loss = self.inner.step(closure)
         self._steps += 1
         if self._steps % self.k == 0:
@@ -49,7 +49,9 @@ class Lookahead(torch.optim.Optimizer):
         self._steps = state["steps"]
 
 
-def make_optimizer(name: str, params: Iterator[torch.nn.Parameter], lr: float) -> torch.optim.Optimizer:
+def make_optimizer(
+    name: str, params: Iterator[torch.nn.Parameter], lr: float
+) -> torch.optim.Optimizer:
     if name == "adam":
         return torch.optim.Adam(params, lr=lr)
     if name == "radam_lookahead":

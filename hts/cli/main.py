@@ -112,6 +112,23 @@ def _build_parser() -> argparse.ArgumentParser:
     _add_cluster_args(p)
     p.set_defaults(func=_cmd_run)
 
+    p = sub.add_parser(
+        "evaluate", help="score a segmenter against reference masks (the paper's metrics)"
+    )
+    p.add_argument("--images", type=Path, required=True, help="folder of images")
+    p.add_argument(
+        "--masks", type=Path, required=True, help="folder of reference masks (same file stems)"
+    )
+    p.add_argument(
+        "--model", default="unet", help="segmenter name (unet, classical) or weight file path"
+    )
+    p.add_argument("--pixel-size-um", type=float, help="pixel size (default: each file's metadata)")
+    p.add_argument(
+        "--categories", type=Path, help="CSV file,category (default: index.csv beside --images)"
+    )
+    p.add_argument("--out", type=Path, help="write per_image.csv, summary.txt and worst.png here")
+    p.set_defaults(func=_cmd_evaluate)
+
     p = sub.add_parser("train", help="train or fine-tune the U-Net (needs the [train] extra)")
     p.set_defaults(func=_cmd_train)
     try:
@@ -243,6 +260,36 @@ def _cmd_run(args: argparse.Namespace) -> int:
     print(summary.line())
     print(f"results: {results}  (open with hts.open_results)")
     return EXIT_INCOMPLETE if summary.counts.get("failed") else 0
+
+
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from hts.measure.evaluate import evaluate_folder, format_table, write_outputs
+    from hts.segment.registry import get_segmenter
+
+    segmenter = get_segmenter(str(args.model))
+
+    def predict(image: np.ndarray, um: float) -> np.ndarray:
+        return segmenter.predict(image, pixel_size_um=um)
+
+    n = sum(1 for p in args.images.iterdir() if p.is_file())
+    update, close = _progress(args, "evaluate", n)
+    try:
+        scores = evaluate_folder(
+            args.images, args.masks, predict=predict, pixel_size_um=args.pixel_size_um,
+            categories=args.categories, progress=update,
+        )  # fmt: skip
+    finally:
+        close()
+    if not scores:
+        raise ValueError(f"{args.images}: no image has a reference mask in {args.masks}")
+    print(f"model {segmenter.model_id} on {len(scores)} images of {args.images}")
+    print(format_table(scores))
+    if args.out:
+        write_outputs(scores, args.out, images=args.images, masks=args.masks, predict=predict)
+        print(f"per-image scores and worst overlays in {args.out}")
+    return 0
 
 
 def _cmd_train(args: argparse.Namespace) -> int:

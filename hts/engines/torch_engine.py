@@ -33,6 +33,11 @@ class TorchEngine:
         x = torch.from_numpy(np.ascontiguousarray(batch)[:, None].astype(np.float32) / 255.0)
         x = x.to(self.device).contiguous(memory_format=torch.channels_last)
         dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(self.precision)
-        with torch.inference_mode(), torch.autocast(self.device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
+        with (
+            torch.inference_mode(),
+            torch.autocast(
+                self.device.type, dtype=dtype or torch.float32, enabled=dtype is not None
+            ),
+        ):
             logits = self.model(x)
         return logits.float().softmax(dim=1)[:, 1].cpu().numpy()

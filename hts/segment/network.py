@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +19,7 @@ class NetworkSegmenter:
 
     engine: Engine
     model_id: str
-    config: PreprocessConfig = PreprocessConfig()
+    config: PreprocessConfig = field(default_factory=PreprocessConfig)
 
     @classmethod
     def load(cls, weights: Path, *, engine: str = "torch") -> NetworkSegmenter:

@@ -45,7 +45,14 @@ class ClassicalSegmenter:
         return segment_classical(image, pixel_size_um=pixel_size_um)
 
 
-_FACTORIES: dict[str, Callable[[], Segmenter]] = {"classical": ClassicalSegmenter}
+def _unet() -> Segmenter:
+    from hts.models.paths import DEFAULT_MODEL, model_path
+    from hts.segment.network import NetworkSegmenter
+
+    return NetworkSegmenter.load(model_path(DEFAULT_MODEL))
+
+
+_FACTORIES: dict[str, Callable[[], Segmenter]] = {"classical": ClassicalSegmenter, "unet": _unet}
 
 
 def register_segmenter(name: str, factory: Callable[[], Segmenter]) -> None:
@@ -60,11 +67,16 @@ def available_segmenters() -> list[str]:
 
 @functools.cache
 def get_segmenter(name: str) -> Segmenter:
-    """The segmenter ``name``, built on first use and then reused by this process."""
-    try:
-        factory = _FACTORIES[name]
-    except KeyError:
-        raise ValueError(
-            f"unknown segmenter {name!r}; available: {', '.join(available_segmenters())}"
-        ) from None
-    return factory()
+    """The segmenter ``name`` (or a weight file's path), built once per process and reused."""
+    if name in _FACTORIES:
+        return _FACTORIES[name]()
+    if name.endswith((".pt", ".onnx")):
+        from pathlib import Path
+
+        from hts.segment.network import NetworkSegmenter
+
+        return NetworkSegmenter.load(Path(name))
+    raise ValueError(
+        f"unknown segmenter {name!r}; available: {', '.join(available_segmenters())}, "
+        "or the path of a weight file"
+    )

@@ -49,7 +49,9 @@ def build_model(config: ModelConfig | None = None) -> Any:
     )
 
 
-def save_weights(model: Any, path: Path | str, *, config: ModelConfig, model_id: str, **info: Any) -> Path:
+def save_weights(
+    model: Any, path: Path | str, *, config: ModelConfig, model_id: str, **info: Any
+) -> Path:
     """Save ``model``'s weights as fp16 with its config and id in one file."""
     import torch
 
@@ -70,7 +72,9 @@ def load_weights(path: Path | str) -> tuple[Any, ModelConfig, dict[str, Any]]:
     data = torch.load(path, map_location="cpu", weights_only=True)
     config = ModelConfig(**data.pop("config"))
     model = build_model(config)
-    state = {k: (v.float() if v.is_floating_point() else v) for k, v in data.pop("state_dict").items()}
+    state = {
+        k: (v.float() if v.is_floating_point() else v) for k, v in data.pop("state_dict").items()
+    }
     model.load_state_dict(state)
     model.eval()
     return model, config, data

@@ -126,10 +126,12 @@ def training_sample(
         scene = replace(
             scene,
             bodies=tuple(
-                replace(b, centre_yx=(b.centre_yx[0] + dy, b.centre_yx[1] + dx)) for b in scene.bodies
+                replace(b, centre_yx=(b.centre_yx[0] + dy, b.centre_yx[1] + dx))
+                for b in scene.bodies
             ),
             debris=tuple(
-                replace(d, centre_yx=(d.centre_yx[0] + dy, d.centre_yx[1] + dx)) for d in scene.debris
+                replace(d, centre_yx=(d.centre_yx[0] + dy, d.centre_yx[1] + dx))
+                for d in scene.debris
             ),
         )
     image, mask = render_scene(scene, rng)

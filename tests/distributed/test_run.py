@@ -95,7 +95,9 @@ def test_redo_reprocesses_everything(
     assert run_plate(plate_path, results, cluster=processes, redo=True).counts == {"ok": 9}
 
 
-def test_each_result_carries_its_image_time(plate_path: Path, tmp_path: Path, processes: ClusterSpec) -> None:
+def test_each_result_carries_its_image_time(
+    plate_path: Path, tmp_path: Path, processes: ClusterSpec
+) -> None:
     results = tmp_path / "r.zarr"
     run_plate(plate_path, results, cluster=processes)
     ds = open_results(results)

@@ -1,0 +1,61 @@
+"""Evaluating a segmenter on a folder of images with reference masks."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import tifffile
+
+from hts.measure.evaluate import evaluate_folder, format_table, size_bin, write_outputs
+from hts.testing import disk_image
+
+
+@pytest.fixture
+def folder(tmp_path: Path) -> tuple[Path, Path]:
+    images, masks = tmp_path / "images", tmp_path / "masks"
+    images.mkdir()
+    masks.mkdir()
+    for i, radius in enumerate([10, 20, 30]):
+        image, mask = disk_image((80, 100), radius, seed=i)
+        tifffile.imwrite(
+            images / f"im{i}.tif", image, resolution=(5000, 5000), resolutionunit="CENTIMETER"
+        )
+        cv2.imwrite(str(masks / f"im{i}.png"), mask.astype(np.uint8) * 255)
+    (tmp_path / "index.csv").write_text(
+        "file,category\nim0.tif,debris\nim1.tif,clean\nim2.tif,clean\n"
+    )
+    return images, masks
+
+
+def test_perfect_and_empty_predictions_score_as_defined(
+    folder: tuple[Path, Path], tmp_path: Path
+) -> None:
+    images, masks = folder
+
+    def oracle(image: np.ndarray, um: float) -> np.ndarray:
+        return (image < 2300).astype(np.float32)  # the disk is 1500 ADU darker than 3000
+
+    scores = evaluate_folder(images, masks, predict=oracle)
+    assert [s.category for s in scores] == ["debris", "clean", "clean"]
+    assert all(s.score.jcd < 0.02 for s in scores)
+    assert scores[1].target_diameter_um == pytest.approx(2 * 20 * 2.0, rel=0.03)
+
+    nothing = evaluate_folder(images, masks, predict=lambda im, um: np.zeros(im.shape, np.float32))
+    assert all(s.score.invalid and s.score.jcd == 1.0 and s.score.rdd == 1.0 for s in nothing)
+    table = format_table(nothing)
+    assert "category debris" in table and "1.000 (0.000)" in table
+
+    write_outputs(scores, tmp_path / "out", images=images, masks=masks, predict=oracle)
+    assert (tmp_path / "out" / "worst.png").exists()
+    assert len((tmp_path / "out" / "per_image.csv").read_text().splitlines()) == 4
+
+
+def test_size_bins() -> None:
+    assert size_bin(150.0) == "<200 um"
+    assert size_bin(200.0) == "200-400 um"
+    assert size_bin(800.0) == ">=600 um"
+    assert size_bin(math.nan) == "none"

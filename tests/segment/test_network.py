@@ -1,0 +1,53 @@
+"""The U-Net behind the segmenter interface: shapes, batching, weight files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("segmentation_models_pytorch")
+
+from hts.segment.network import NetworkSegmenter  # noqa: E402
+from hts.segment.registry import get_segmenter  # noqa: E402
+from hts.segment.unet import ModelConfig, build_model, load_weights, save_weights  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("w") / "tiny.pt"
+    return save_weights(build_model(), path, config=ModelConfig(), model_id="test-net")
+
+
+def test_weight_file_round_trips_in_fp16(weights: Path) -> None:
+    _, config, info = load_weights(weights)
+    assert config == ModelConfig() and info["model_id"] == "test-net"
+    n_values = sum(v.numel() for v in build_model().state_dict().values())
+    assert weights.stat().st_size < 2 * n_values + 1e6  # fp16: two bytes per value
+    assert weights.stat().st_size < 50e6  # the shipping limit
+    with pytest.raises(FileNotFoundError, match="no model weight file"):
+        load_weights(weights.parent / "missing.pt")
+
+
+def test_segmenter_returns_probabilities_on_the_original_grid(weights: Path) -> None:
+    segmenter = NetworkSegmenter.load(weights)
+    assert segmenter.model_id == "test-net"
+    images = [
+        np.random.default_rng(i).integers(1000, 4000, (103, 130), dtype=np.uint16) for i in range(3)
+    ]
+    probs = segmenter.predict_batch(images)
+    assert [p.shape for p in probs] == [(103, 130)] * 3
+    assert all(p.dtype == np.float32 and 0.0 <= p.min() and p.max() <= 1.0 for p in probs)
+    single = segmenter.predict(images[1], pixel_size_um=1.0)
+    np.testing.assert_allclose(single, probs[1], atol=0.02)  # bf16: batch and single agree closely
+    mixed = segmenter.predict_batch([images[0], np.zeros((64, 70), np.uint8)])
+    assert [p.shape for p in mixed] == [(103, 130), (64, 70)]
+
+
+def test_registry_accepts_a_weight_path(weights: Path) -> None:
+    assert get_segmenter(str(weights)).model_id == "test-net"
+    with pytest.raises(ValueError, match="unknown segmenter"):
+        get_segmenter("no-such-model")

@@ -1,0 +1,84 @@
+"""A tiny real training run: the loop trains, validates, checkpoints, resumes and saves fp16."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("segmentation_models_pytorch")
+
+from hts.segment.unet import load_weights  # noqa: E402
+from hts.testing import disk_image  # noqa: E402
+from training.data import Dataset  # noqa: E402
+from training.loop import TrainConfig, train  # noqa: E402
+from training.optim import Lookahead, lr_range_test  # noqa: E402
+
+
+def _disks(n: int, seed: int) -> Dataset:
+    rng = np.random.default_rng(seed)
+    images, masks = [], []
+    for i in range(n):
+        image, mask = disk_image(
+            (64, 80), float(rng.uniform(8, 20)), seed=seed * 100 + i, dtype=np.uint8
+        )
+        images.append(image)
+        masks.append(mask.astype(np.uint8))
+    return Dataset(images, masks, [f"s{seed}-{i}" for i in range(n)], ["clean"] * n, [2.0] * n)
+
+
+def test_split_is_by_spheroid() -> None:
+    data = _disks(6, 0)
+    data.groups = ["a", "a", "b", "b", "c", "c"]
+    train_set, val_set = data.split(val_fraction=0.34, seed=1)
+    assert set(train_set.groups).isdisjoint(val_set.groups)
+    assert len(train_set) + len(val_set) == 6
+
+
+def test_train_checkpoints_resumes_and_saves_fp16(tmp_path: Path) -> None:
+    config = TrainConfig(
+        epochs=2,
+        steps_per_epoch=3,
+        batch_size=2,
+        crop=64,
+        max_lr=1e-3,
+        threads=1,
+        time_budget_s=0.0,
+    )
+    out = tmp_path / "run"
+    train(config, _disks(4, 1), _disks(2, 2), out)  # stops after epoch 1: the time budget is spent
+    rows = list(csv.DictReader((out / "metrics.csv").open()))
+    assert [r["epoch"] for r in rows] == ["1"]
+    best = train(
+        TrainConfig(**{**config.__dict__, "time_budget_s": None}), _disks(4, 1), _disks(2, 2), out
+    )
+    rows = list(csv.DictReader((out / "metrics.csv").open()))
+    assert [r["epoch"] for r in rows] == ["1", "2"]  # resumed, not restarted
+    assert 0.0 <= float(rows[-1]["val_jcd"]) <= 1.0
+    saved = torch.load(best, map_location="cpu", weights_only=True)
+    assert all(
+        v.dtype == torch.float16 for v in saved["state_dict"].values() if v.is_floating_point()
+    )
+    _, model_config, info = load_weights(best)
+    assert info["model_id"] == "unet-r34" and model_config.encoder == "resnet34"
+
+
+def test_lookahead_and_lr_range_test() -> None:
+    w = torch.nn.Parameter(torch.tensor([4.0]))
+    opt = Lookahead(torch.optim.SGD([w], lr=0.1), k=2, alpha=0.5)
+
+    def step(lr: float) -> float:
+        for g in opt.param_groups:
+            g["lr"] = lr
+        loss = (w**2).sum()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        return float(loss.detach())
+
+    suggested, history = lr_range_test(step, start=1e-4, end=10.0, n=30)
+    assert 1e-5 < suggested < 1.0
+    assert len(history) <= 30
