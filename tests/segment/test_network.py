@@ -51,3 +51,10 @@ def test_registry_accepts_a_weight_path(weights: Path) -> None:
     assert get_segmenter(str(weights)).model_id == "test-net"
     with pytest.raises(ValueError, match="unknown segmenter"):
         get_segmenter("no-such-model")
+
+
+def test_hrnet_alternative_is_selectable() -> None:
+    model = build_model(ModelConfig.hrnet())
+    x = torch.zeros(1, 1, 64, 64)
+    with torch.no_grad():
+        assert model.eval()(x).shape == (1, 2, 64, 64)

@@ -1,0 +1,45 @@
+"""Training data from a lab's folder of images and masks, and from the synthetic generator."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import tifffile
+
+from hts.testing import disk_image
+from training.data import Dataset, from_folder, synthetic
+
+
+def test_folder_with_masks_is_preprocessed_and_grouped(tmp_path: Path) -> None:
+    images, masks = tmp_path / "images", tmp_path / "masks"
+    images.mkdir()
+    masks.mkdir()
+    for well in ("B2", "B3"):
+        for day in range(3):
+            image, mask = disk_image((100, 120), 20 + day, seed=day)
+            tifffile.imwrite(images / f"P_{well}_day{day}.tif", image)
+            cv2.imwrite(str(masks / f"P_{well}_day{day}.png"), mask.astype(np.uint8) * 255)
+    tifffile.imwrite(images / "orphan.tif", np.zeros((100, 120), np.uint16))  # no mask: skipped
+    data = from_folder(images, masks, pixel_size_um=1.5, group_pattern=r"_([A-P]\d+)_")
+    assert len(data) == 6
+    assert sorted(set(data.groups)) == ["B2", "B3"]
+    assert data.images[0].shape == (50, 60) and data.images[0].dtype == np.uint8
+    assert int(data.images[0].max()) - int(data.images[0].min()) > 200  # min-max, then resize
+    assert data.pixel_size_um[0] == pytest.approx(3.0)  # at half resolution
+    train, val = data.split(val_fraction=0.5, seed=0)
+    assert set(train.groups).isdisjoint(val.groups)
+    with pytest.raises(ValueError, match="no image with a matching mask"):
+        from_folder(images, tmp_path, pixel_size_um=1.0)
+
+
+def test_synthetic_set_saves_and_loads(tmp_path: Path) -> None:
+    data = synthetic(3, seed=7, workers=1)
+    assert len(data) == 3 and len(set(data.groups)) == 3
+    assert all(m.max() == 1 for m in data.masks)
+    data.save(tmp_path / "d.npz")
+    again = Dataset.load(tmp_path / "d.npz")
+    np.testing.assert_array_equal(again.images[2], data.images[2])
+    assert again.categories == data.categories
