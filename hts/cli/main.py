@@ -103,7 +103,13 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--results", type=Path, help="results store (default: PLATE's name with .results.zarr)"
     )
-    p.add_argument("--model", default="classical", help="segmenter name")
+    p.add_argument(
+        "--model", default="unet", help="segmenter: unet (default), classical, or a weight file"
+    )
+    p.add_argument(
+        "--engine", help="inference engine: torch, onnxruntime, tensorrt (default: automatic)"
+    )
+    p.add_argument("--batch-size", type=int, default=8, help="images per engine call")
     p.add_argument(
         "--redo",
         action="store_true",
@@ -147,7 +153,8 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument("--wells", type=int, default=12)
     p.add_argument("--days", type=int, default=8)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--model", default="classical", help="segmenter name")
+    p.add_argument("--model", default="unet", help="segmenter: unet (default) or classical")
+    p.add_argument("--engine", help="inference engine (default: automatic)")
     _add_cluster_args(p)
     p.set_defaults(func=_cmd_demo)
     return parser
@@ -250,6 +257,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
             args.plate,
             results,
             segmenter=args.model,
+            engine=args.engine,
+            batch_size=args.batch_size,
             cluster=_cluster(args, processes=True),
             redo=args.redo,
             progress=update,
@@ -313,7 +322,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         treated_at=None, verify=False, report=None,
     )  # fmt: skip
     status = _cmd_ingest(ingest_args)
-    run_args = argparse.Namespace(**vars(args), plate=plate, results=None, redo=False)
+    run_args = argparse.Namespace(**vars(args), plate=plate, results=None, redo=False, batch_size=8)
     status = max(status, _cmd_run(run_args))
     print()
     print(summarise_results(_default_results(plate)))

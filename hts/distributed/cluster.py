@@ -27,12 +27,15 @@ class ClusterSpec:
         threads_per_worker: int = 1,
         processes: bool = True,
         memory_limit: str | None = "auto",
+        resources: dict[str, float] | None = None,
     ) -> None:
         self.scheduler = scheduler
         self.n_workers = n_workers or max(1, os.cpu_count() or 1)
         self.threads_per_worker = threads_per_worker
         self.processes = processes
         self.memory_limit = memory_limit
+        #: Abstract resources each local worker advertises, e.g. ``{"GPU": 1}``.
+        self.resources = resources
 
     def __repr__(self) -> str:
         if self.scheduler:
@@ -63,6 +66,7 @@ def dask_client(spec: ClusterSpec | None = None) -> Iterator[Any]:
             processes=spec.processes,
             memory_limit=spec.memory_limit,
             dashboard_address=None,
+            resources=spec.resources,
         ) as cluster,
         Client(cluster) as client,
     ):
@@ -77,6 +81,7 @@ def map_bounded(
     on_result: Callable[[T, R | None, BaseException | None], None],
     max_in_flight: int | None = None,
     retries: int = 2,
+    resources: dict[str, float] | None = None,
     **kwargs: Any,
 ) -> None:
     """Run ``func(item, **kwargs)`` on the cluster with a bounded number of tasks in flight.
@@ -99,7 +104,9 @@ def map_bounded(
             item = next(iterator)
         except StopIteration:
             return None
-        future = client.submit(func, item, pure=False, retries=retries, **kwargs)
+        future = client.submit(
+            func, item, pure=False, retries=retries, resources=resources, **kwargs
+        )
         pending[future] = item
         return future
 

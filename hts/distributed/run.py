@@ -10,7 +10,6 @@ missing.
 from __future__ import annotations
 
 import logging
-import traceback
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -18,28 +17,17 @@ from pathlib import Path
 
 import numpy as np
 
+from hts.distributed.block import Block, process_block
 from hts.distributed.cluster import ClusterSpec, dask_client, map_bounded
+from hts.distributed.plugin import SegmenterPlugin
 from hts.io.omezarr import PlateStore
-from hts.results.schema import ERROR_WIDTH, MEASUREMENTS, Status
+from hts.results.lock import RunLock
+from hts.results.schema import Status
 from hts.results.store import ResultsStore
-from hts.wells import WellId
 
 __all__ = ["Block", "RunSummary", "image_slots", "plan_blocks", "process_block", "run_plate"]
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Block:
-    """Positions ``start:stop`` at time point ``t``; ``slots`` are the rows to (re)do."""
-
-    t: int
-    start: int
-    stop: int
-    slots: tuple[int, ...]
-    present: tuple[bool, ...]  # per slot: does the plate hold an image?
-    time_h: tuple[float, ...]  # per slot: the image's time since treatment (NaN: unknown)
-    wells: tuple[tuple[str, int], ...]  # per slot: (well name, field)
 
 
 @dataclass
@@ -111,78 +99,16 @@ def plan_blocks(
     return blocks
 
 
-def process_block(
-    block: Block, *, plate_path: str, results_path: str, segmenter: str, pixel_size_um: float
-) -> dict[str, int]:
-    """Worker task: segment and measure the block's slots and write its chunk."""
-    from hts.segment.analyse import analyse_probability
-    from hts.segment.registry import get_segmenter
-
-    model = get_segmenter(segmenter)
-    plate = PlateStore(plate_path)
-    store = ResultsStore(results_path)
-    rows = slice(block.start, block.stop)
-    names = [s.name for s in MEASUREMENTS] + [
-        "n_objects",
-        "qc_flags",
-        "status",
-        "model_id",
-        "error",
-        "time_since_treatment_h",
-    ]
-    values = store.read_block(rows, block.t, names)
-    counts: Counter[str] = Counter()
-    for slot, present, time_h, (well_name, field_) in zip(
-        block.slots, block.present, block.time_h, block.wells, strict=True
-    ):
-        i = slot - block.start
-        for spec in MEASUREMENTS:
-            values[spec.name][i] = np.nan
-        values["n_objects"][i] = -1
-        values["qc_flags"][i] = 0
-        values["model_id"][i] = model.model_id
-        values["error"][i] = ""
-        values["time_since_treatment_h"][i] = time_h
-        if not present:
-            values["status"][i] = Status.NO_IMAGE
-            counts["no_image"] += 1
-            continue
-        try:
-            image = plate.read_image(WellId.parse(well_name), field_, block.t)
-            probability = model.predict(image, pixel_size_um=pixel_size_um)
-            result = analyse_probability(probability, pixel_size_um=pixel_size_um, image=image)
-        except Exception as exc:  # noqa: BLE001 - one bad image must not stop the block
-            values["status"][i] = Status.FAILED
-            values["error"][i] = f"{type(exc).__name__}: {exc}"[:ERROR_WIDTH]
-            counts["failed"] += 1
-            logging.getLogger(__name__).warning(
-                "%s t=%d failed: %s", well_name, block.t, traceback.format_exc(limit=3)
-            )
-            continue
-        m = result.measurement
-        values["area_um2"][i] = m.area_um2
-        values["perimeter_um"][i] = m.perimeter_um
-        values["diameter_um"][i] = m.diameter_um
-        values["volume_um3"][i] = m.volume_um3
-        values["circularity"][i] = m.circularity
-        values["centroid_y_um"][i] = m.centroid_y_px * pixel_size_um
-        values["centroid_x_um"][i] = m.centroid_x_px * pixel_size_um
-        values["n_objects"][i] = m.n_objects
-        values["qc_flags"][i] = result.flags.to_bits()
-        values["status"][i] = Status.OK
-        counts["ok"] += 1
-    store.write_block(rows, block.t, values)
-    return dict(counts)
-
-
 def run_plate(
     plate_path: Path | str,
     results_path: Path | str,
     *,
-    segmenter: str = "classical",
+    segmenter: str = "unet",
+    engine: str | None = None,
     cluster: ClusterSpec | None = None,
     redo: bool = False,
     wells_per_chunk: int = 32,
+    batch_size: int = 8,
     progress: Callable[[int], None] | None = None,
     on_plan: Callable[[int], None] | None = None,
 ) -> RunSummary:
@@ -191,11 +117,16 @@ def run_plate(
     Parameters
     ----------
     segmenter
-        Registered segmenter name (see :func:`hts.segment.registry.available_segmenters`).
+        Segmenter name, weight file or ``module:factory`` (see
+        :func:`hts.segment.registry.get_segmenter`).
+    engine
+        Inference engine of a network segmenter (default: automatic).
     cluster
         Dask workers; by default a local cluster of worker processes.
     redo
         Reprocess every slot, whatever its status.
+    batch_size
+        Images per engine call within a task.
     progress
         Called with the number of images (slots) just finished.
     on_plan
@@ -206,18 +137,39 @@ def run_plate(
     plate = PlateStore(plate_path)
     if plate.pixel_size_um is None:
         raise ValueError(f"{plate_path}: plate has no pixel size; re-ingest with --pixel-size-um")
-    model_id = get_segmenter(segmenter).model_id
-    store = ResultsStore.sync(results_path, plate, wells_per_chunk=wells_per_chunk)
-    present, time_h = image_slots(plate, store)
-    blocks = plan_blocks(store, present, time_h, model_id=model_id, redo=redo)
-    summary = RunSummary(plate=plate.name or "", model_id=model_id, n_blocks=len(blocks))
-    n_slots = sum(len(b.slots) for b in blocks)
-    if on_plan is not None:
-        on_plan(n_slots)
-    log.info("plate %s: %d images to process in %d blocks", plate.name, n_slots, len(blocks))
-    if not blocks:
-        return summary
+    model_id = get_segmenter(segmenter, engine).model_id
+    with RunLock(results_path):
+        store = ResultsStore.sync(results_path, plate, wells_per_chunk=wells_per_chunk)
+        present, time_h = image_slots(plate, store)
+        blocks = plan_blocks(store, present, time_h, model_id=model_id, redo=redo)
+        summary = RunSummary(plate=plate.name or "", model_id=model_id, n_blocks=len(blocks))
+        n_slots = sum(len(b.slots) for b in blocks)
+        if on_plan is not None:
+            on_plan(n_slots)
+        log.info("plate %s: %d images to process in %d blocks", plate.name, n_slots, len(blocks))
+        if blocks:
+            _run_blocks(
+                blocks, summary, plate_path=plate_path, results_path=results_path,
+                segmenter=segmenter, engine=engine, pixel_size_um=float(plate.pixel_size_um),
+                cluster=cluster, batch_size=batch_size, progress=progress,
+            )  # fmt: skip
+    log.info(summary.line())
+    return summary
 
+
+def _run_blocks(
+    blocks: list[Block],
+    summary: RunSummary,
+    *,
+    plate_path: Path | str,
+    results_path: Path | str,
+    segmenter: str,
+    engine: str | None,
+    pixel_size_um: float,
+    cluster: ClusterSpec | None,
+    batch_size: int,
+    progress: Callable[[int], None] | None,
+) -> None:
     def on_result(block: Block, result: dict[str, int] | None, error: BaseException | None) -> None:
         if error is not None:
             summary.counts["failed"] += len(block.slots)
@@ -229,15 +181,18 @@ def run_plate(
             progress(len(block.slots))
 
     with dask_client(cluster or ClusterSpec()) as client:
+        plugin = SegmenterPlugin(segmenter, engine)
+        client.register_plugin(plugin)  # the model loads once per worker, now and on restarts
         map_bounded(
             client,
             process_block,
             blocks,
             on_result=on_result,
+            resources=plugin.resources(client),
             plate_path=str(Path(plate_path).resolve()),
             results_path=str(Path(results_path).resolve()),
             segmenter=segmenter,
-            pixel_size_um=float(plate.pixel_size_um),
+            engine=engine,
+            pixel_size_um=pixel_size_um,
+            batch_size=batch_size,
         )
-    log.info(summary.line())
-    return summary

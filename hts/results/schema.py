@@ -83,6 +83,12 @@ VARIABLES: tuple[VariableSpec, ...] = (
     VariableSpec("model_id", "str", "", {"long_name": "segmenter id and version"}),
     VariableSpec("error", "str", "", {"long_name": "why processing failed"}),
     VariableSpec(
+        "contour",
+        "str",
+        "",
+        {"long_name": "outer contour of the spheroid: 'x,y x,y ...' in image pixels (QC overlays)"},
+    ),
+    VariableSpec(
         "time_since_treatment_h",
         "float64",
         np.nan,

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from hts.measure.contour import outer_contour
 from hts.measure.morphometrics import SpheroidMeasurement, measure_mask
 from hts.measure.qc import QCFlags, qc_flags
 
@@ -21,6 +22,8 @@ class ImageAnalysis:
 
     measurement: SpheroidMeasurement
     flags: QCFlags
+    #: ``(N, 2)`` int32 (x, y) outer contour of the spheroid, simplified to 1 px.
+    contour: np.ndarray
 
 
 def analyse_probability(
@@ -32,4 +35,5 @@ def analyse_probability(
     """
     mask = probability >= THRESHOLD
     measurement = measure_mask(mask, pixel_size_um=pixel_size_um)
-    return ImageAnalysis(measurement, qc_flags(probability, mask, measurement, image=image))
+    flags = qc_flags(probability, mask, measurement, image=image)
+    return ImageAnalysis(measurement, flags, outer_contour(mask))

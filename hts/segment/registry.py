@@ -45,17 +45,29 @@ class ClassicalSegmenter:
         return segment_classical(image, pixel_size_um=pixel_size_um)
 
 
-def _unet() -> Segmenter:
-    from hts.models.paths import DEFAULT_MODEL, model_path
+def _network(weights: str, engine: str | None) -> Segmenter:
+    from hts.engines.select import auto_engine_name
+    from hts.models.paths import model_path
     from hts.segment.network import NetworkSegmenter
 
-    return NetworkSegmenter.load(model_path(DEFAULT_MODEL))
+    return NetworkSegmenter.load(model_path(weights), engine=engine or auto_engine_name())
 
 
-_FACTORIES: dict[str, Callable[[], Segmenter]] = {"classical": ClassicalSegmenter, "unet": _unet}
+def _unet(engine: str | None) -> Segmenter:
+    from hts.models.paths import DEFAULT_MODEL
+
+    return _network(DEFAULT_MODEL, engine)
 
 
-def register_segmenter(name: str, factory: Callable[[], Segmenter]) -> None:
+def _classical(engine: str | None) -> Segmenter:
+    return ClassicalSegmenter()
+
+
+#: name -> factory(engine name or None for automatic)
+_FACTORIES: dict[str, Callable[[str | None], Segmenter]] = {"classical": _classical, "unet": _unet}
+
+
+def register_segmenter(name: str, factory: Callable[[str | None], Segmenter]) -> None:
     """Make ``factory`` available as ``get_segmenter(name)``."""
     _FACTORIES[name] = factory
     get_segmenter.cache_clear()
@@ -66,17 +78,24 @@ def available_segmenters() -> list[str]:
 
 
 @functools.cache
-def get_segmenter(name: str) -> Segmenter:
-    """The segmenter ``name`` (or a weight file's path), built once per process and reused."""
+def get_segmenter(name: str, engine: str | None = None) -> Segmenter:
+    """The segmenter ``name``, built once per process (and so once per Dask worker).
+
+    ``name``: a registered name (``unet``, ``classical``), the path of a weight file, or
+    ``package.module:factory`` for a segmenter of your own (called with the engine name).
+    ``engine`` picks the inference engine of network segmenters (default: automatic).
+    """
     if name in _FACTORIES:
-        return _FACTORIES[name]()
+        return _FACTORIES[name](engine)
     if name.endswith((".pt", ".onnx")):
-        from pathlib import Path
+        return _network(name, engine)
+    if ":" in name:
+        import importlib
 
-        from hts.segment.network import NetworkSegmenter
-
-        return NetworkSegmenter.load(Path(name))
+        module, _, attr = name.partition(":")
+        factory = getattr(importlib.import_module(module), attr)
+        return factory(engine)
     raise ValueError(
         f"unknown segmenter {name!r}; available: {', '.join(available_segmenters())}, "
-        "or the path of a weight file"
+        "the path of a weight file, or package.module:factory"
     )

@@ -47,7 +47,7 @@ def test_ingest_then_run(
         == 0
     )
     assert "9 new images" in capsys.readouterr().out
-    assert main(["-q", "run", str(plate), "--workers", "1"]) == 0
+    assert main(["-q", "run", str(plate), "--model", "classical", "--workers", "1"]) == 0
     out = capsys.readouterr().out
     assert "9 ok" in out and (tmp_path / "P.results.zarr").exists()
 

@@ -36,7 +36,12 @@ def test_run_measures_every_image_and_resumes(
     results = tmp_path / "r.zarr"
     done: list[int] = []
     summary = run_plate(
-        plate_path, results, cluster=processes, wells_per_chunk=2, progress=done.append
+        plate_path,
+        results,
+        segmenter="classical",
+        cluster=processes,
+        wells_per_chunk=2,
+        progress=done.append,
     )
     assert summary.counts == {"ok": 9} and sum(done) == 9
     ds = open_results(results).load()
@@ -49,13 +54,17 @@ def test_run_measures_every_image_and_resumes(
     assert (ds.n_objects.values == 1).all()
 
     # nothing new: nothing done
-    again = run_plate(plate_path, results, cluster=processes, wells_per_chunk=2)
+    again = run_plate(
+        plate_path, results, segmenter="classical", cluster=processes, wells_per_chunk=2
+    )
     assert again.n_blocks == 0 and not again.counts
 
     # a new day arrives: only its three images are segmented
     write_disk_plate(disk_folder, days=(3,), plate_map=False)
     ingest(disk_folder, plate_path, cluster=threads)
-    more = run_plate(plate_path, results, cluster=processes, wells_per_chunk=2)
+    more = run_plate(
+        plate_path, results, segmenter="classical", cluster=processes, wells_per_chunk=2
+    )
     assert more.counts == {"ok": 3}
     ds2 = open_results(results).load()
     np.testing.assert_array_equal(ds2.diameter_um.values[:, :3], ds.diameter_um.values)
@@ -74,7 +83,7 @@ def test_missing_images_and_failures_get_a_status(
         chunk = next(chunk.iterdir())
     chunk.write_bytes(b"broken")
     results = tmp_path / "r.zarr"
-    summary = run_plate(plate_path, results, cluster=processes)
+    summary = run_plate(plate_path, results, segmenter="classical", cluster=processes)
     ds = open_results(results).load()
     d4 = ds.status.sel(well="D04").values.tolist()
     assert d4 == [Status.OK, Status.NO_IMAGE, Status.NO_IMAGE]
@@ -83,7 +92,7 @@ def test_missing_images_and_failures_get_a_status(
     assert failed.sizes["well"] == 1
     assert "blosc" in str(failed.error.values[0, 0])
     # the failed slot is retried on the next run; the rest is left alone
-    again = run_plate(plate_path, results, cluster=processes)
+    again = run_plate(plate_path, results, segmenter="classical", cluster=processes)
     assert sum(again.counts.values()) == 1
 
 
@@ -91,14 +100,16 @@ def test_redo_reprocesses_everything(
     plate_path: Path, tmp_path: Path, processes: ClusterSpec
 ) -> None:
     results = tmp_path / "r.zarr"
-    run_plate(plate_path, results, cluster=processes)
-    assert run_plate(plate_path, results, cluster=processes, redo=True).counts == {"ok": 9}
+    run_plate(plate_path, results, segmenter="classical", cluster=processes)
+    assert run_plate(
+        plate_path, results, segmenter="classical", cluster=processes, redo=True
+    ).counts == {"ok": 9}
 
 
 def test_each_result_carries_its_image_time(
     plate_path: Path, tmp_path: Path, processes: ClusterSpec
 ) -> None:
     results = tmp_path / "r.zarr"
-    run_plate(plate_path, results, cluster=processes)
+    run_plate(plate_path, results, segmenter="classical", cluster=processes)
     ds = open_results(results)
     np.testing.assert_allclose(ds.time_since_treatment_h.values, [[0.0, 24.0, 48.0]] * 3)

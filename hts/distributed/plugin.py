@@ -1,0 +1,38 @@
+"""Load the segmenter once per Dask worker, when the worker starts (and restarts)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from distributed import WorkerPlugin
+
+__all__ = ["SegmenterPlugin"]
+
+log = logging.getLogger(__name__)
+
+
+class SegmenterPlugin(WorkerPlugin):
+    """Warms :func:`hts.segment.registry.get_segmenter` on each worker.
+
+    Tasks then find the model in the worker process's cache: it is built once per worker,
+    never per task. A worker that dies and is restarted by its nanny loads it again.
+    """
+
+    def __init__(self, segmenter: str, engine: str | None = None) -> None:
+        self.segmenter = segmenter
+        self.engine = engine
+        self.name = f"hts-segmenter-{segmenter}-{engine or 'auto'}"
+
+    def setup(self, worker: Any) -> None:
+        from hts.segment.registry import get_segmenter
+
+        model = get_segmenter(self.segmenter, self.engine)
+        log.info("worker %s loaded segmenter %s", getattr(worker, "address", "?"), model.model_id)
+
+    def resources(self, client: Any) -> dict[str, float] | None:
+        """``{"GPU": 1}`` when the cluster's workers advertise GPUs: one task per GPU at a time."""
+        workers = client.scheduler_info().get("workers", {}).values()
+        if workers and all(w.get("resources", {}).get("GPU") for w in workers):
+            return {"GPU": 1}
+        return None
