@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["disk_image", "incucyte_name", "write_disk_plate"]
+__all__ = ["SlowSegmenter", "disk_image", "incucyte_name", "slow_classical", "write_disk_plate"]
 
 
 def disk_image(
@@ -88,3 +88,28 @@ def write_disk_plate(
             lines.append(f"{plate},{well},FaDu,X-ray,{dose},Gy,{arm},{i + 1},{start.isoformat()}")
         (folder.parent / f"{folder.name}_plate_map.csv").write_text("\n".join(lines) + "\n")
     return out
+
+
+class SlowSegmenter:
+    """The ``classical`` segmenter made slow on purpose (``HTS_TEST_DELAY_S`` seconds per
+    image, default 0.3), so tests can interrupt runs in flight. Results equal ``classical``'s."""
+
+    model_id = "slow-classical-1"
+
+    def __init__(self) -> None:
+        import os
+
+        self.delay_s = float(os.environ.get("HTS_TEST_DELAY_S", "0.3"))
+
+    def predict(self, image: np.ndarray, *, pixel_size_um: float) -> np.ndarray:
+        import time
+
+        from hts.segment.classical import segment_classical
+
+        time.sleep(self.delay_s)
+        return segment_classical(image, pixel_size_um=pixel_size_um)
+
+
+def slow_classical(engine: str | None = None) -> SlowSegmenter:
+    """Factory for ``get_segmenter("hts.testing:slow_classical")``."""
+    return SlowSegmenter()

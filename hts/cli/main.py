@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from hts import __version__
+from hts.results.lock import ResultsLocked
 
 if TYPE_CHECKING:
     from hts.distributed.cluster import ClusterSpec
@@ -345,7 +346,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.environ.setdefault("DASK_LOGGING__DISTRIBUTED", "warning")
     try:
         return int(args.func(args))
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, ResultsLocked) as exc:
         if args.verbose:
             raise
         print(f"hts {args.command}: error: {exc}", file=sys.stderr)
