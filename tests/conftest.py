@@ -27,3 +27,9 @@ def plate_map(disk_folder: Path) -> Path:
 def threads() -> ClusterSpec:
     """A small in-process Dask cluster of threads (ingest is I/O-bound)."""
     return ClusterSpec(n_workers=1, threads_per_worker=2, processes=False)
+
+
+@pytest.fixture(autouse=True)
+def _private_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Engines cache exported models under HTS_CACHE_DIR: keep tests out of ~/.cache."""
+    monkeypatch.setenv("HTS_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "hts-cache"))

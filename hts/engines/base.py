@@ -12,7 +12,7 @@ from typing import Protocol
 
 import numpy as np
 
-__all__ = ["Engine", "available_engines", "get_engine", "register_engine"]
+__all__ = ["Engine", "available_engines", "check_batch", "get_engine", "register_engine"]
 
 
 class Engine(Protocol):
@@ -24,6 +24,14 @@ class Engine(Protocol):
     def predict(self, batch: np.ndarray) -> np.ndarray:
         """``(B, Y, X)`` uint8 -> ``(B, Y, X)`` float32 spheroid probability in [0, 1]."""
         ...
+
+
+def check_batch(batch: np.ndarray) -> np.ndarray:
+    """The batch as a C-contiguous ``(B, Y, X)`` uint8 array, or ``ValueError``."""
+    array = np.asarray(batch)
+    if array.ndim != 3 or array.dtype != np.uint8:
+        raise ValueError(f"expected a (B, Y, X) uint8 batch, got {array.shape} {array.dtype}")
+    return np.ascontiguousarray(array)
 
 
 _ENGINES: dict[str, Callable[[Path], Engine]] = {}
@@ -50,4 +58,18 @@ def _torch(weights: Path) -> Engine:
     return TorchEngine(weights)
 
 
+def _onnxruntime(weights: Path) -> Engine:
+    from hts.engines.onnxruntime_engine import OnnxRuntimeEngine
+
+    return OnnxRuntimeEngine(weights)
+
+
+def _tensorrt(weights: Path) -> Engine:
+    from hts.engines.tensorrt_engine import TensorRTEngine
+
+    return TensorRTEngine(weights)
+
+
 register_engine("torch", _torch)
+register_engine("onnxruntime", _onnxruntime)
+register_engine("tensorrt", _tensorrt)
