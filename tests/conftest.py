@@ -30,6 +30,8 @@ def threads() -> ClusterSpec:
 
 
 @pytest.fixture(autouse=True)
-def _private_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+def _private_cache(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Engines cache exported models under HTS_CACHE_DIR: keep tests out of ~/.cache."""
     monkeypatch.setenv("HTS_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "hts-cache"))

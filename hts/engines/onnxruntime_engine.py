@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib.util
 import logging
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -44,7 +45,8 @@ class OnnxRuntimeEngine:
         Execution providers in order of preference, as ``onnxruntime.InferenceSession``
         takes them; default: :func:`default_providers`.
     threads : int, optional
-        Intra-op threads; default: ONNX Runtime's (one per physical core). Set it when
+        Intra-op threads; default: ``$OMP_NUM_THREADS`` when set (Dask workers set it),
+        else ONNX Runtime's (one per physical core). Set it when
         several worker processes share a node.
     batch_size : int, optional
         Run at most this many images per session call; default: the whole batch.
@@ -68,6 +70,9 @@ class OnnxRuntimeEngine:
         self.onnx_path = cached_onnx(weights, cache_dir=cache_dir)
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        if threads is None and os.environ.get("OMP_NUM_THREADS", "").isdigit():
+            # Dask's nanny sets OMP_NUM_THREADS per worker process; ORT's own pool ignores it
+            threads = int(os.environ["OMP_NUM_THREADS"])
         if threads is not None:
             options.intra_op_num_threads = threads
         chosen = (

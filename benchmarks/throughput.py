@@ -1,0 +1,182 @@
+"""Segmentation throughput: bare engines vs end-to-end plate runs, in one process run.
+
+Usage::
+
+    python benchmarks/throughput.py [--model unet-r34-v1] [--images 48] [--repeats 3]
+
+1. Bare engines: the same preprocessed images through torch fp32, torch bf16 and ONNX
+   Runtime fp32 (batches of ``--batch``), median seconds per image over ``--repeats``, and
+   the Jaccard distance of each engine's masks to torch fp32's (the accuracy bound).
+2. End to end: ``run_plate`` on a synthetic plate of ``--images`` images (read Zarr,
+   preprocess, infer, post-process, write), local cluster of 1 worker x 2 threads and of
+   2 workers x 1 thread, redone ``--repeats`` times; seconds per image and the ratio to the
+   bare engine measured above with the same thread count.
+Prints Markdown tables.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import time
+from pathlib import Path
+
+import numpy as np
+
+
+def _plate(workdir: Path, n: int) -> Path:
+    from hts.distributed.cluster import ClusterSpec
+    from hts.io import IngestOptions, ingest
+    from hts.synth import write_synthetic_plate
+
+    plate = workdir / f"throughput_{n}.zarr"
+    if plate.exists():
+        return plate
+    days = 8
+    synth = write_synthetic_plate(
+        workdir / f"throughput_{n}_src", wells=max(1, n // days), days=days, seed=5
+    )
+    ingest(
+        synth.images_dir, plate, options=IngestOptions(plate_map=synth.plate_map_csv),
+        cluster=ClusterSpec(n_workers=1, threads_per_worker=2, processes=False),
+    )  # fmt: skip
+    return plate
+
+
+def _images(plate_path: Path, n: int) -> list[np.ndarray]:
+    from hts.io import PlateStore
+
+    plate = PlateStore(plate_path)
+    out = []
+    for well, fields in plate.fields.items():
+        for t in plate.image_records(well, fields[0]):
+            out.append(plate.read_image(well, fields[0], t))
+    return out[:n]
+
+
+def _engines(weights: Path, threads: int) -> dict[str, object]:
+    import torch
+
+    from hts.engines.onnxruntime_engine import OnnxRuntimeEngine
+    from hts.engines.torch_engine import TorchEngine
+
+    torch.set_num_threads(threads)
+    return {
+        "torch fp32": TorchEngine(weights, precision="fp32"),
+        "torch bf16": TorchEngine(weights, precision="bf16"),
+        "onnxruntime fp32": OnnxRuntimeEngine(weights, threads=threads),
+    }
+
+
+def bare(
+    weights: Path, images: list[np.ndarray], *, batch: int, repeats: int, threads: int
+) -> dict[str, dict[str, float]]:
+    from hts.measure.metrics import jaccard_distance
+    from hts.segment.preprocess import preprocess
+
+    inputs = np.stack([preprocess(im) for im in images])
+    results: dict[str, dict[str, float]] = {}
+    masks: dict[str, np.ndarray] = {}
+    for name, engine in _engines(weights, threads).items():
+        engine.predict(inputs[:batch])  # type: ignore[attr-defined]  # warm-up
+        times = []
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            probs = np.concatenate(
+                [engine.predict(inputs[i : i + batch]) for i in range(0, len(inputs), batch)]
+            )  # type: ignore[attr-defined]
+            times.append((time.perf_counter() - t0) / len(inputs))
+        masks[name] = probs >= 0.5
+        results[name] = {"s_per_image": statistics.median(times), "runs": times}  # type: ignore[dict-item]
+    reference = masks["torch fp32"]
+    for name, m in masks.items():
+        jcd = [jaccard_distance(a, b) for a, b in zip(m, reference, strict=True)]
+        results[name]["jcd_mean"] = float(np.mean(jcd))
+        results[name]["jcd_max"] = float(np.max(jcd))
+    return results
+
+
+def end_to_end(
+    plate: Path,
+    workdir: Path,
+    *,
+    engine: str,
+    weights: Path,
+    workers: int,
+    threads: int,
+    repeats: int,
+) -> list[float]:
+    from hts.distributed.cluster import ClusterSpec
+    from hts.distributed.run import run_plate
+
+    results = workdir / "throughput_results.zarr"
+    times = []
+    for _ in range(repeats):
+        shutil.rmtree(results, ignore_errors=True)
+        t0 = time.perf_counter()
+        summary = run_plate(
+            plate, results, segmenter=str(weights), engine=engine,
+            cluster=ClusterSpec(n_workers=workers, threads_per_worker=threads), batch_size=4,
+        )  # fmt: skip
+        n = sum(summary.counts.values())
+        times.append((time.perf_counter() - t0) / n)
+    return times
+
+
+def main() -> None:
+    from hts.models.paths import model_path
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--model", default="unet-r34-v1")
+    parser.add_argument("--images", type=int, default=48)
+    parser.add_argument("--batch", type=int, default=4)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--workdir", type=Path, default=Path("benchmarks/results"))
+    parser.add_argument("--skip-e2e", action="store_true")
+    args = parser.parse_args()
+    args.workdir.mkdir(parents=True, exist_ok=True)
+    os.environ.setdefault("HTS_CACHE_DIR", str(args.workdir / "cache"))
+    weights = model_path(args.model)
+    plate = _plate(args.workdir, args.images)
+    images = _images(plate, args.images)
+    cpus = os.cpu_count() or 1
+    print(f"model {weights.name}, {len(images)} images {images[0].shape}, {cpus} CPUs\n")
+    b = bare(weights, images, batch=args.batch, repeats=args.repeats, threads=cpus)
+    print(
+        "| engine (bare, all cores) | s/image (median) | runs | mask JCD vs torch fp32 (mean / max) |"
+    )
+    print("|---|---:|---|---|")
+    for name, r in b.items():
+        runs = ", ".join(f"{x:.3f}" for x in r["runs"])  # type: ignore[attr-defined]
+        print(
+            f"| {name} | {r['s_per_image']:.3f} | {runs} | {r['jcd_mean']:.4f} / {r['jcd_max']:.4f} |"
+        )
+    if args.skip_e2e:
+        return
+    print(
+        "\n| engine | workers x threads | end-to-end s/image (median) | runs | bare s/image | bare / end-to-end |"
+    )
+    print("|---|---|---:|---|---:|---:|")
+    for engine, bare_name in (("onnxruntime", "onnxruntime fp32"), ("torch", "torch bf16")):
+        for workers, threads in ((1, cpus), (cpus, 1)):
+            times = end_to_end(
+                plate,
+                args.workdir,
+                engine=engine,
+                weights=weights,
+                workers=workers,
+                threads=threads,
+                repeats=args.repeats,
+            )
+            med = statistics.median(times)
+            bare_s = b[bare_name]["s_per_image"]
+            runs = ", ".join(f"{x:.3f}" for x in times)
+            print(
+                f"| {engine} | {workers} x {threads} | {med:.3f} | {runs} | {bare_s:.3f} | {bare_s / med:.2f} |"
+            )
+
+
+if __name__ == "__main__":
+    main()
