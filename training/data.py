@@ -58,18 +58,26 @@ class Dataset:
         return self.subset(np.flatnonzero(~is_val)), self.subset(np.flatnonzero(is_val))
 
     def save(self, path: Path) -> None:
-        np.savez_compressed(
-            path, images=np.array(self.images, dtype=object), masks=np.array(self.masks, dtype=object),
+        """One .npz: images and masks concatenated flat (uint8) with their shapes."""
+        shapes = np.array([im.shape for im in self.images], dtype=np.int64).reshape(-1, 2)
+        np.savez(
+            path, images=np.concatenate([im.ravel() for im in self.images]),
+            masks=np.concatenate([m.ravel() for m in self.masks]), shapes=shapes,
             groups=np.array(self.groups), categories=np.array(self.categories),
             pixel_size_um=np.array(self.pixel_size_um),
         )  # fmt: skip
 
     @classmethod
     def load(cls, path: Path) -> Dataset:
-        z = np.load(path, allow_pickle=True)
+        z = np.load(path)
+        ends = np.cumsum([int(h) * int(w) for h, w in z["shapes"]])
+        starts = np.concatenate([[0], ends[:-1]])
+        images, masks = z["images"], z["masks"]
         return cls(
-            list(z["images"]), list(z["masks"]), [str(g) for g in z["groups"]],
-            [str(c) for c in z["categories"]], [float(p) for p in z["pixel_size_um"]],
+            [images[a:b].reshape(s) for a, b, s in zip(starts, ends, z["shapes"], strict=True)],
+            [masks[a:b].reshape(s) for a, b, s in zip(starts, ends, z["shapes"], strict=True)],
+            [str(g) for g in z["groups"]], [str(c) for c in z["categories"]],
+            [float(p) for p in z["pixel_size_um"]],
         )  # fmt: skip
 
 

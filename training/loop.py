@@ -47,6 +47,9 @@ class TrainConfig:
     batch_size: int = 8
     crop: int = 256
     augment: str = "paper"  # "paper" | "none"
+    #: Fraction of crops centred near the spheroid; the rest fall anywhere in the image, so
+    #: the network also learns what is not a spheroid (well walls, bubbles, far debris).
+    object_crop_fraction: float = 0.75
     patience: int = 6
     bf16: bool = True
     threads: int = 2
@@ -88,7 +91,7 @@ class _Crops:
             image, mask = np.pad(image, pad, mode="reflect"), np.pad(mask, pad, mode="constant")
         h, w = image.shape
         ys, xs = np.nonzero(mask)
-        if ys.size and self.rng.random() < 0.75:  # mostly around the spheroid
+        if ys.size and self.rng.random() < self.config.object_crop_fraction:
             cy = int(np.mean(ys) + self.rng.normal(0, c / 4))
             cx = int(np.mean(xs) + self.rng.normal(0, c / 4))
             y0, x0 = np.clip(cy - c // 2, 0, h - c), np.clip(cx - c // 2, 0, w - c)

@@ -43,3 +43,16 @@ def test_synthetic_set_saves_and_loads(tmp_path: Path) -> None:
     again = Dataset.load(tmp_path / "d.npz")
     np.testing.assert_array_equal(again.images[2], data.images[2])
     assert again.categories == data.categories
+
+
+def test_mixed_shapes_round_trip_as_uint8(tmp_path: Path) -> None:
+    data = Dataset(
+        [np.full((4, 5), 7, np.uint8), np.full((6, 3), 9, np.uint8)],
+        [np.ones((4, 5), np.uint8), np.zeros((6, 3), np.uint8)],
+        ["a", "b"], ["clean", "debris"], [1.0, 2.0],
+    )  # fmt: skip
+    data.save(tmp_path / "m.npz")
+    again = Dataset.load(tmp_path / "m.npz")
+    assert [im.shape for im in again.images] == [(4, 5), (6, 3)]
+    assert all(im.dtype == np.uint8 for im in again.images + again.masks)
+    assert int(again.images[1][0, 0]) == 9 and again.groups == ["a", "b"]
