@@ -175,6 +175,34 @@ def _pillow_header(path: Path, img: object) -> ImageHeader:
     return ImageHeader((height, width), np.dtype(dtype), channels, pixel_size, None)
 
 
+def _read(path: Path, *, decode: bool) -> tuple[ImageHeader, np.ndarray | None]:
+    """Header, and pixels as stored when ``decode``; every failure is an ImageReadError."""
+    suffix = path.suffix.lower()
+    if suffix not in IMAGE_SUFFIXES:
+        raise ImageReadError(path, f"unsupported file type {suffix!r}")
+    pixels = None
+    try:
+        if suffix in (".tif", ".tiff"):
+            import tifffile
+
+            with tifffile.TiffFile(path) as tif:
+                header, page = _tiff_header(path, tif)
+                if decode:
+                    pixels = np.asarray(page.asarray())  # type: ignore[attr-defined]
+        else:
+            with _pillow_open(path) as img:  # type: ignore[attr-defined]
+                header = _pillow_header(path, img)
+                if decode:
+                    img.load()
+                    pixels = np.asarray(img).astype(header.dtype, copy=False)
+    except ImageReadError:
+        raise
+    except Exception as exc:
+        action = "decode image" if decode else "read image header"
+        raise ImageReadError(path, f"cannot {action} ({type(exc).__name__}: {exc})") from exc
+    return header, pixels
+
+
 def read_header(path: Path | str) -> ImageHeader:
     """Read shape, dtype and metadata of an image file without decoding its pixels.
 
@@ -183,24 +211,7 @@ def read_header(path: Path | str) -> ImageHeader:
     ImageReadError
         Unreadable, truncated, stacked, or of an unsupported type or shape.
     """
-    path = Path(path)
-    suffix = path.suffix.lower()
-    if suffix not in IMAGE_SUFFIXES:
-        raise ImageReadError(path, f"unsupported file type {suffix!r}")
-    try:
-        if suffix in (".tif", ".tiff"):
-            import tifffile
-
-            with tifffile.TiffFile(path) as tif:
-                return _tiff_header(path, tif)[0]
-        with _pillow_open(path) as img:  # type: ignore[attr-defined]
-            return _pillow_header(path, img)
-    except ImageReadError:
-        raise
-    except Exception as exc:
-        raise ImageReadError(
-            path, f"cannot read image header ({type(exc).__name__}: {exc})"
-        ) from exc
+    return _read(Path(path), decode=False)[0]
 
 
 def read_image(path: Path | str) -> ImageData:
@@ -213,28 +224,8 @@ def read_image(path: Path | str) -> ImageData:
     ImageReadError
         Unreadable, truncated, or of an unsupported type or shape.
     """
-    path = Path(path)
-    suffix = path.suffix.lower()
-    if suffix not in IMAGE_SUFFIXES:
-        raise ImageReadError(path, f"unsupported file type {suffix!r}")
-    try:
-        if suffix in (".tif", ".tiff"):
-            import tifffile
-
-            with tifffile.TiffFile(path) as tif:
-                header, page = _tiff_header(path, tif)
-                pixels = np.asarray(page.asarray())  # type: ignore[attr-defined]
-        else:
-            with _pillow_open(path) as img:  # type: ignore[attr-defined]
-                header = _pillow_header(path, img)
-                img.load()
-                pixels = np.asarray(img)
-                if pixels.dtype != header.dtype:
-                    pixels = pixels.astype(header.dtype)
-    except ImageReadError:
-        raise
-    except Exception as exc:
-        raise ImageReadError(path, f"cannot decode image ({type(exc).__name__}: {exc})") from exc
+    header, pixels = _read(Path(path), decode=True)
+    assert pixels is not None
     pixels = (
         pixels.reshape(*header.shape, header.channels)
         if header.channels > 1
