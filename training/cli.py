@@ -43,6 +43,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--crop", type=int, default=256)
     p.add_argument("--augment", default="paper", choices=["paper", "none"])
+    p.add_argument("--object-crop-fraction", type=float, default=0.75, help="crops centred near the spheroid")
     p.add_argument("--patience", type=int, default=6, help="early stopping patience (epochs)")
     p.add_argument("--no-bf16", action="store_true", help="train in fp32")
     p.add_argument("--time-budget-min", type=float, help="stop after this many minutes")
@@ -81,6 +82,7 @@ def run(args: argparse.Namespace) -> int:
         model=ModelConfig(encoder=args.encoder), loss=args.loss, optimizer=args.optimizer,
         max_lr=args.max_lr, epochs=args.epochs, steps_per_epoch=args.steps_per_epoch,
         batch_size=args.batch_size, crop=args.crop, augment=args.augment, patience=args.patience,
+        object_crop_fraction=args.object_crop_fraction,
         bf16=not args.no_bf16, seed=args.seed, model_id=args.model_id,
         time_budget_s=args.time_budget_min * 60 if args.time_budget_min else None,
     )  # fmt: skip
