@@ -43,7 +43,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--crop", type=int, default=256)
     p.add_argument("--augment", default="paper", choices=["paper", "none"])
-    p.add_argument("--object-crop-fraction", type=float, default=0.75, help="crops centred near the spheroid")
+    p.add_argument(
+        "--object-crop-fraction", type=float, default=0.75, help="crops centred near the spheroid"
+    )
     p.add_argument("--patience", type=int, default=6, help="early stopping patience (epochs)")
     p.add_argument("--no-bf16", action="store_true", help="train in fp32")
     p.add_argument("--time-budget-min", type=float, help="stop after this many minutes")
