@@ -146,6 +146,37 @@ def _build_parser() -> argparse.ArgumentParser:
         add_arguments(p)
 
     p = sub.add_parser(
+        "report", help="write an HTML report: growth curves, endpoints, SCP, QC (needs [report])"
+    )
+    p.add_argument("results", type=Path, help="results store written by 'hts run'")
+    p.add_argument("--out", required=True, type=Path, help="HTML file to write, e.g. report.html")
+    p.add_argument(
+        "--plate",
+        type=Path,
+        help="OME-Zarr plate for the montage (default: the one the store names)",
+    )
+    p.add_argument(
+        "--figures", type=Path, help="folder for the PNG figures (default: OUT's stem + _figures)"
+    )
+    p.add_argument(
+        "--relapse-factor", type=float, help="relapse: volume exceeds this x the reference volume"
+    )
+    p.add_argument(
+        "--relapse-reference", choices=("treatment", "nadir"), help="reference volume for relapse"
+    )
+    p.add_argument(
+        "--growth-delay-factor", type=float, help="growth delay: time to reach this x V(treatment)"
+    )
+    p.add_argument("--max-montage", type=int, default=24, help="most flagged images in the montage")
+    p.set_defaults(func=_cmd_report)
+
+    p = sub.add_parser("export", help="write a tidy table, one row per image (CSV or Parquet)")
+    p.add_argument("results", type=Path, help="results store written by 'hts run'")
+    p.add_argument("--out", required=True, type=Path, help="table.csv or table.parquet")
+    p.add_argument("--contours", action="store_true", help="include each image's contour text")
+    p.set_defaults(func=_cmd_export)
+
+    p = sub.add_parser(
         "demo", help="synthesise, ingest and segment a demo plate, then summarise it"
     )
     p.add_argument(
@@ -308,6 +339,38 @@ def _cmd_train(args: argparse.Namespace) -> int:
     except ImportError as exc:
         raise ValueError(f"training needs the training package and torch ({exc})") from exc
     return run(args)
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from hts.analysis import EndpointParams
+    from hts.report import write_report
+
+    options = {
+        "relapse_factor": args.relapse_factor,
+        "relapse_reference": args.relapse_reference,
+        "growth_delay_factor": args.growth_delay_factor,
+    }
+    params = replace(EndpointParams(), **{k: v for k, v in options.items() if v is not None})
+    out = write_report(
+        args.results,
+        args.out,
+        params=params,
+        plate_path=args.plate,
+        figures_dir=args.figures,
+        max_montage=args.max_montage,
+    )
+    print(f"report: {out}")
+    return 0
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from hts.results.export import write_table
+
+    out = write_table(args.results, args.out, include_contour=args.contours)
+    print(f"table: {out}")
+    return 0
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:

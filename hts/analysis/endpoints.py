@@ -1,0 +1,298 @@
+"""Treatment endpoints of a results store: fate per spheroid, per-arm and per-dose summaries.
+
+Orchestration only: the kernels live in :mod:`~hts.analysis.curves`,
+:mod:`~hts.analysis.relapse`, :mod:`~hts.analysis.growth`, :mod:`~hts.analysis.survival`
+and :mod:`~hts.analysis.dose_response`; this module lines their outputs up with the results
+store's coordinates.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from hts.analysis.curves import growth_curves
+from hts.analysis.dose_response import binomial_ci, fit_logistic
+from hts.analysis.growth import exponential_growth_rate, time_to_factor
+from hts.analysis.params import EndpointParams
+from hts.analysis.relapse import detect_relapse
+from hts.analysis.survival import kaplan_meier
+
+if TYPE_CHECKING:
+    import xarray as xr
+
+__all__ = ["FATES", "compute_endpoints"]
+
+log = logging.getLogger(__name__)
+
+#: Fates a spheroid can be given; ``unknown``: too few usable points to call it.
+FATES: tuple[str, ...] = ("untreated", "control", "relapse", "unknown")
+
+
+def _fates(
+    dose: np.ndarray,
+    has_baseline: np.ndarray,
+    relapsed: np.ndarray,
+    last_time_h: np.ndarray,
+    params: EndpointParams,
+) -> np.ndarray:
+    """(W,) object fate per spheroid (see :data:`FATES`)."""
+    followed = np.nan_to_num(last_time_h, nan=-np.inf) >= params.min_followup_h
+    fate = np.where(relapsed, "relapse", np.where(followed, "control", "unknown"))
+    fate = np.where(dose == params.untreated_dose, "untreated", fate)
+    return np.where(has_baseline, fate, "unknown").astype(object)
+
+
+def _eval_times(curves: xr.Dataset) -> np.ndarray:
+    """(T,) time of each time point: nominal, else the median of its images' times."""
+    nominal = curves["time_h"].values.astype(np.float64)
+    if np.isfinite(nominal).all():
+        return nominal
+    with np.errstate(all="ignore"):
+        observed = np.array(
+            [
+                np.nanmedian(col) if np.isfinite(col).any() else np.nan
+                for col in curves["image_time_h"].values.T
+            ]
+        )
+    return np.where(np.isfinite(nominal), nominal, observed)
+
+
+def _arm_order(arms: np.ndarray, dose: np.ndarray) -> list[str]:
+    """Arm names ordered by dose, then name."""
+    first: dict[str, float] = {}
+    for arm, d in zip(arms, dose, strict=True):
+        first.setdefault(str(arm), float(d))
+    return sorted(first, key=lambda a: (np.nan_to_num(first[a], nan=np.inf), a))
+
+
+def compute_endpoints(results: xr.Dataset, *, params: EndpointParams | None = None) -> xr.Dataset:
+    """Relapse or control, Kaplan-Meier curves, SCP and SCD50, growth delay and growth rate.
+
+    Parameters
+    ----------
+    results : xarray.Dataset
+        A results store (``hts.open_results``) or a selection of its wells: dims ``well`` x
+        ``timepoint`` with the ``dose`` and ``arm`` coordinates.
+    params : EndpointParams, optional
+        Thresholds and windows; ``EndpointParams()`` by default.
+
+    Returns
+    -------
+    xarray.Dataset
+        Per spheroid (dim ``well``, with the results' well coordinates and
+        ``spheroid_id``): ``fate`` (one of :data:`FATES`), ``relapsed``,
+        ``relapse_time_h``, ``followup_h`` (last usable image), ``duration_h`` (relapse
+        time, else follow-up: the Kaplan-Meier duration), ``baseline_volume_um3``,
+        ``nadir_volume_um3``, ``nadir_time_h``, ``threshold_volume_um3``,
+        ``time_to_factor_h``, ``growth_rate_per_h`` and ``doubling_time_h`` (untreated
+        only), ``n_usable``, ``n_excluded``.
+        Per arm (dim ``arm_name``): ``arm_dose``, ``n_spheroids``, ``n_relapsed``,
+        ``n_controlled``, ``n_unknown``, ``median_relapse_free_h``,
+        ``median_time_to_factor_h``, ``growth_delay_h``; with the results' ``timepoint``:
+        ``relapse_free``, ``relapse_free_lower``, ``relapse_free_upper``.
+        Per treated dose (dim ``dose_level``): ``scp_n``, ``scp_n_controlled``, ``scp``,
+        ``scp_lower``, ``scp_upper``.
+        Scalars: ``scd50``, ``scd50_lower``, ``scd50_upper``, ``scd50_se``,
+        ``scd_slope``, ``untreated_growth_rate_per_h``, ``untreated_doubling_time_h``.
+        ``attrs["endpoint_params"]`` holds the parameters as JSON.
+    """
+    import xarray as xr
+
+    params = EndpointParams() if params is None else params
+    for name in ("dose", "arm"):
+        if name not in results.coords:
+            raise ValueError(f"results have no {name!r} coordinate (was a plate map ingested?)")
+    curves = growth_curves(results, params=params)
+    times = curves["image_time_h"].values
+    volume = curves["volume_um3"].values
+    usable = curves["usable"].values
+    v0 = curves["baseline_volume_um3"].values
+    t0 = curves["baseline_time_h"].values
+    dose = curves["dose"].values.astype(np.float64)
+    arms = np.array([str(a) for a in curves["arm"].values], dtype=object)
+    untreated = dose == params.untreated_dose
+
+    calls = detect_relapse(
+        times, volume, usable, v0, t0,
+        factor=params.relapse_factor, reference=params.relapse_reference,
+        min_consecutive=params.min_consecutive,
+    )  # fmt: skip
+    fate = _fates(dose, np.isfinite(v0), calls.relapsed, calls.last_time_h, params)
+    known = fate != "unknown"
+    relapsed = calls.relapsed & known
+    duration = np.where(relapsed, calls.relapse_time_h, calls.last_time_h)
+    duration = np.where(known, duration, np.nan)
+    t_factor, followup = time_to_factor(
+        times, volume, usable, v0, t0,
+        factor=params.growth_delay_factor, min_consecutive=params.min_consecutive,
+    )  # fmt: skip
+    rate = exponential_growth_rate(times, volume, usable, t0, max_h=params.growth_fit_max_h)
+    rate = np.where(untreated, rate, np.nan)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        doubling = np.where(rate > 0, math.log(2.0) / rate, np.nan)
+
+    h = {"units": "h"}
+    um3 = {"units": "um3"}
+    per_well = {
+        "fate": ("well", fate, {"long_name": "relapse, control, untreated or unknown"}),
+        "relapsed": ("well", relapsed),
+        "relapse_time_h": ("well", np.where(relapsed, calls.relapse_time_h, np.nan), h),
+        "followup_h": ("well", calls.last_time_h, {**h, "long_name": "last usable image"}),
+        "duration_h": ("well", duration, {**h, "long_name": "relapse time, else follow-up"}),
+        "baseline_volume_um3": ("well", v0, um3),
+        "nadir_volume_um3": ("well", calls.nadir_volume_um3, um3),
+        "nadir_time_h": ("well", calls.nadir_time_h, h),
+        "threshold_volume_um3": ("well", calls.threshold_volume_um3, um3),
+        "time_to_factor_h": (
+            "well", t_factor,
+            {**h, "long_name": "time to reach growth_delay_factor x the volume at treatment"},
+        ),
+        "growth_rate_per_h": ("well", rate, {"units": "1/h"}),
+        "doubling_time_h": ("well", doubling, h),
+        "n_usable": ("well", usable.sum(axis=1).astype(np.int32)),
+        "n_excluded": ("well", curves["excluded"].values.sum(axis=1).astype(np.int32)),
+    }  # fmt: skip
+
+    # --- per arm: Kaplan-Meier, counts, growth delay ----------------------------------------
+    eval_times = _eval_times(curves)
+    order = _arm_order(arms, dose)
+    n_t = eval_times.size
+    rf = np.full((len(order), n_t, 3), np.nan)
+    per_arm: dict[str, list[float]] = {
+        k: []
+        for k in ("arm_dose", "n_spheroids", "n_relapsed", "n_controlled", "n_unknown",
+                  "median_relapse_free_h", "median_time_to_factor_h")
+    }  # fmt: skip
+    for i, arm in enumerate(order):
+        sel = arms == arm
+        km = kaplan_meier(duration[sel], relapsed[sel], eval_times, confidence=params.confidence)
+        rf[i] = np.stack([km.survival, km.lower, km.upper], axis=-1)
+        reach = kaplan_meier(
+            np.where(np.isfinite(t_factor), t_factor, followup)[sel],
+            np.isfinite(t_factor)[sel],
+            eval_times,
+            confidence=params.confidence,
+        )
+        per_arm["arm_dose"].append(float(dose[sel][0]))
+        per_arm["n_spheroids"].append(int(sel.sum()))
+        per_arm["n_relapsed"].append(int((relapsed & sel).sum()))
+        per_arm["n_controlled"].append(int((sel & (fate == "control")).sum()))
+        per_arm["n_unknown"].append(int((sel & ~known).sum()))
+        per_arm["median_relapse_free_h"].append(km.median_h)
+        per_arm["median_time_to_factor_h"].append(reach.median_h)
+    control_median = _pooled_median(t_factor, followup, untreated, eval_times, params)
+    growth_delay = np.array(per_arm["median_time_to_factor_h"]) - control_median
+
+    # --- per treated dose: SCP and the logistic fit -----------------------------------------
+    treated = known & ~untreated & np.isfinite(dose)
+    levels = np.unique(dose[treated])
+    n_dose = np.array([(treated & (dose == d)).sum() for d in levels], dtype=np.int64)
+    n_ctrl = np.array(
+        [(treated & (dose == d) & (fate == "control")).sum() for d in levels], dtype=np.int64
+    )
+    lower, upper = binomial_ci(n_ctrl, n_dose, confidence=params.confidence)
+    _warn_mixed(curves, treated)
+    fit = fit_logistic(dose[treated], fate[treated] == "control", confidence=params.confidence)
+    untreated_rate = float(np.nanmedian(rate)) if np.isfinite(rate).any() else math.nan
+
+    unit = _dose_unit(curves)
+    ds = xr.Dataset(
+        {
+            **per_well,
+            **{
+                k: ("arm_name", np.asarray(v), h if k.endswith("_h") else {})
+                for k, v in per_arm.items()
+            },
+            "growth_delay_h": (
+                "arm_name",
+                growth_delay,
+                {**h, "long_name": "median time to growth_delay_factor minus the untreated one"},
+            ),
+            "relapse_free": (("arm_name", "timepoint"), rf[..., 0], {"long_name": "Kaplan-Meier"}),
+            "relapse_free_lower": (("arm_name", "timepoint"), rf[..., 1]),
+            "relapse_free_upper": (("arm_name", "timepoint"), rf[..., 2]),
+            "scp_n": ("dose_level", n_dose),
+            "scp_n_controlled": ("dose_level", n_ctrl),
+            "scp": ("dose_level", np.where(n_dose > 0, n_ctrl / np.maximum(n_dose, 1), np.nan)),
+            "scp_lower": ("dose_level", lower),
+            "scp_upper": ("dose_level", upper),
+            "scd50": ((), fit.scd50, {"units": unit}),
+            "scd50_lower": ((), fit.ci_lower, {"units": unit}),
+            "scd50_upper": ((), fit.ci_upper, {"units": unit}),
+            "scd50_se": ((), fit.se, {"units": unit}),
+            "scd_slope": ((), fit.slope, {"units": f"1/{unit}" if unit else ""}),
+            "untreated_growth_rate_per_h": ((), untreated_rate, {"units": "1/h"}),
+            "untreated_doubling_time_h": (
+                (),
+                math.log(2.0) / untreated_rate if untreated_rate > 0 else math.nan,
+                h,
+            ),
+        },
+        coords={
+            **{k: v for k, v in curves.coords.items()},
+            "arm_name": ("arm_name", np.array(order, dtype=object)),
+            "dose_level": ("dose_level", levels, {"units": unit}),
+        },
+        attrs={
+            **{k: v for k, v in results.attrs.items() if isinstance(v, str | int | float)},
+            "endpoint_params": params.to_json(),
+            "confidence": params.confidence,
+        },
+    )
+    log.info(
+        "endpoints: %d spheroids, %d relapsed, %d controlled, SCD50 %.3g (%.3g-%.3g)",
+        ds.sizes["well"], int(relapsed.sum()), int((fate == "control").sum()),
+        fit.scd50, fit.ci_lower, fit.ci_upper,
+    )  # fmt: skip
+    return ds
+
+
+def _pooled_median(
+    t_factor: np.ndarray,
+    followup: np.ndarray,
+    untreated: np.ndarray,
+    eval_times: np.ndarray,
+    params: EndpointParams,
+) -> float:
+    """Kaplan-Meier median time to the growth-delay factor of all untreated spheroids."""
+    if not untreated.any():
+        return math.nan
+    reached = np.isfinite(t_factor)
+    km = kaplan_meier(
+        np.where(reached, t_factor, followup)[untreated],
+        reached[untreated],
+        eval_times,
+        confidence=params.confidence,
+    )
+    return km.median_h
+
+
+def _dose_unit(curves: xr.Dataset) -> str:
+    if "dose_unit" not in curves.coords:
+        return ""
+    units = {str(u) for u in curves["dose_unit"].values if str(u)}
+    return units.pop() if len(units) == 1 else ""
+
+
+def _warn_mixed(curves: xr.Dataset, treated: np.ndarray) -> None:
+    """SCP pools spheroids by dose alone: say so when several agents or cell lines mix."""
+    combos = {
+        (str(c), str(a))
+        for c, a, t in zip(
+            curves["cell_line"].values if "cell_line" in curves.coords else [""] * treated.size,
+            curves["agent"].values if "agent" in curves.coords else [""] * treated.size,
+            treated,
+            strict=True,
+        )
+        if t
+    }
+    if len(combos) > 1:
+        log.warning(
+            "treated spheroids span %d (cell line, agent) pairs; SCP and SCD50 pool them by "
+            "dose. Select one pair first (see docs/analysis.md).",
+            len(combos),
+        )

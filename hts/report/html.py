@@ -1,0 +1,271 @@
+"""The HTML report: one self-contained file (figures inlined as base64 PNG, no scripts,
+no external resources), plus the figures as PNG files beside it."""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import logging
+import math
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from hts import __version__
+from hts.analysis.params import EndpointParams
+
+if TYPE_CHECKING:
+    import xarray as xr
+
+__all__ = ["render_html", "write_report"]
+
+log = logging.getLogger(__name__)
+
+_CSS = """
+body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1280px; color: #222; }
+h1 { font-size: 1.5em; } h2 { font-size: 1.2em; border-bottom: 1px solid #ccc; margin-top: 2em; }
+table { border-collapse: collapse; margin: 0.6em 0; font-size: 0.9em; }
+th, td { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: right; }
+th { background: #f2f2f2; } td.text, th.text { text-align: left; }
+img { max-width: 100%; height: auto; border: 1px solid #eee; }
+p.note { color: #555; font-size: 0.9em; }
+"""
+
+
+def _fmt(value: Any, digits: int = 3) -> str:
+    if isinstance(value, float | np.floating):
+        v = float(value)
+        if math.isnan(v):
+            return "–"
+        if math.isinf(v):
+            return "not reached" if v > 0 else "-inf"
+        return f"{v:.{digits}g}"
+    return str(value)
+
+
+def _table(header: list[str], rows: list[list[Any]], *, text_columns: int = 1) -> str:
+    def cell(tag: str, k: int, value: Any) -> str:
+        cls = ' class="text"' if k < text_columns else ""
+        return f"<{tag}{cls}>{html.escape(_fmt(value))}</{tag}>"
+
+    head = "".join(cell("th", k, h) for k, h in enumerate(header))
+    body = "".join(
+        "<tr>" + "".join(cell("td", k, v) for k, v in enumerate(row)) + "</tr>" for row in rows
+    )
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _img(png: bytes, alt: str) -> str:
+    data = base64.b64encode(png).decode("ascii")
+    return f'<img src="data:image/png;base64,{data}" alt="{html.escape(alt)}">'
+
+
+def render_html(
+    *,
+    title: str,
+    summary: list[tuple[str, str]],
+    sections: list[tuple[str, str]],
+) -> str:
+    """A complete HTML page.
+
+    Parameters
+    ----------
+    title : str
+    summary : list of (label, value)
+        Shown as a table under the title.
+    sections : list of (heading, HTML body)
+        Bodies are trusted HTML (built here, with every data string escaped).
+    """
+    parts = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>{html.escape(title)}</title><style>{_CSS}</style></head><body>",
+        f"<h1>{html.escape(title)}</h1>",
+        _table(["", ""], [list(row) for row in summary]),
+    ]
+    for heading, body in sections:
+        parts.append(f"<section><h2>{html.escape(heading)}</h2>{body}</section>")
+    parts.append("</body></html>")
+    return "\n".join(parts)
+
+
+def _arm_rows(endpoints: xr.Dataset) -> list[list[Any]]:
+    rows = []
+    for k, arm in enumerate(endpoints["arm_name"].values):
+
+        def v(name: str, k: int = k) -> Any:
+            return endpoints[name].values[k]
+
+        rows.append([
+            str(arm), v("arm_dose"), int(v("n_spheroids")), int(v("n_relapsed")),
+            int(v("n_controlled")), int(v("n_unknown")), v("median_relapse_free_h") / 24.0,
+            v("median_time_to_factor_h") / 24.0, v("growth_delay_h") / 24.0,
+        ])  # fmt: skip
+    return rows
+
+
+def _scalar(endpoints: xr.Dataset, name: str) -> float:
+    return float(endpoints[name].values)
+
+
+def write_report(
+    results_path: Path | str,
+    out_html: Path | str,
+    *,
+    params: EndpointParams | None = None,
+    plate_path: Path | str | None = None,
+    figures_dir: Path | str | None = None,
+    max_montage: int = 24,
+) -> Path:
+    """Write the HTML report of a results store, and its figures as PNG files.
+
+    Parameters
+    ----------
+    results_path : Path or str
+        Results store written by ``hts run``.
+    out_html : Path or str
+        The report; its folder is created.
+    params : EndpointParams, optional
+        Endpoint thresholds (defaults: ``EndpointParams()``).
+    plate_path : Path or str, optional
+        The OME-Zarr plate, for the montage of flagged images; default: the plate path
+        the results store records. Without a readable plate the montage is left out.
+    figures_dir : Path or str, optional
+        Where the PNG files go; default: ``<out_html stem>_figures`` beside the report.
+    max_montage : int
+        Most flagged images in the montage.
+
+    Returns
+    -------
+    Path
+        ``out_html``.
+    """
+    from hts.analysis.curves import growth_curves
+    from hts.analysis.endpoints import compute_endpoints
+    from hts.analysis.queries import flagged_images
+    from hts.report import figures as fg
+    from hts.report.montage import flagged_montage
+    from hts.results.store import open_results
+
+    params = EndpointParams() if params is None else params
+    out_html = Path(out_html)
+    out_html.parent.mkdir(parents=True, exist_ok=True)
+    fig_dir = Path(figures_dir) if figures_dir else out_html.with_name(out_html.stem + "_figures")
+    fig_dir.mkdir(parents=True, exist_ok=True)
+
+    results = open_results(results_path).load()
+    curves = growth_curves(results, params=params)
+    endpoints = compute_endpoints(results, params=params)
+    qc = fg.qc_counts(results)
+    pngs = {
+        "growth_curves": fg.figure_png(
+            fg.growth_curves_figure(curves, endpoints, relapse_factor=params.relapse_factor)
+        ),
+        "kaplan_meier": fg.figure_png(fg.kaplan_meier_figure(endpoints)),
+        "scp_dose_response": fg.figure_png(fg.scp_figure(endpoints)),
+        "qc_flags": fg.figure_png(fg.qc_figure(qc)),
+    }
+
+    plate = Path(plate_path) if plate_path else Path(str(results.attrs.get("plate_path", "")))
+    flagged = flagged_images(results)
+    montage_note = ""
+    if len(flagged) == 0:
+        montage_note = "No image is QC-flagged."
+    elif plate_path is None and not results.attrs.get("plate_path"):
+        montage_note = "The results store names no plate: pass plate_path for the montage."
+    elif not (plate / "zarr.json").exists():
+        montage_note = f"Plate store {plate} not found: montage left out."
+    else:
+        montage = flagged_montage(results, plate, max_images=max_montage)
+        pngs["flagged_montage"] = montage.png()
+        montage_note = (
+            f"{len(montage.labels)} of {montage.n_flagged} flagged images, spheroid contour in red."
+        )
+    for name, png in pngs.items():
+        (fig_dir / f"{name}.png").write_bytes(png)
+
+    level = f"{params.confidence:.0%}"
+    unit = str(endpoints["dose_level"].attrs.get("units", ""))
+    scd50 = _scalar(endpoints, "scd50")
+    summary = [
+        ("results", str(Path(results_path).resolve())),
+        ("plate", str(results.attrs.get("plate", ""))),
+        ("spheroids x time points", f"{results.sizes['well']} x {results.sizes['timepoint']}"),
+        (
+            f"SCD50 ({level} CI)",
+            f"{_fmt(scd50)} {unit} ({_fmt(_scalar(endpoints, 'scd50_lower'))} to "
+            f"{_fmt(_scalar(endpoints, 'scd50_upper'))})"
+            + (
+                "; SCP does not rise with dose: fit not meaningful"
+                if _scalar(endpoints, "scd_slope") <= 0
+                else ""
+            ),
+        ),
+        ("untreated doubling time", f"{_fmt(_scalar(endpoints, 'untreated_doubling_time_h'))} h"),
+        ("generated", f"{datetime.now(UTC).isoformat(timespec='seconds')} by hts {__version__}"),
+    ]
+    arm_table = _table(
+        ["arm", "dose", "n", "relapsed", "controlled", "unknown", "median relapse-free (d)",
+         f"median time to {params.growth_delay_factor:g} x V0 (d)", "growth delay (d)"],
+        _arm_rows(endpoints),
+    )  # fmt: skip
+    scp_rows = [
+        [d, int(n), int(c), s, lo, hi]
+        for d, n, c, s, lo, hi in zip(
+            endpoints["dose_level"].values, endpoints["scp_n"].values,
+            endpoints["scp_n_controlled"].values, endpoints["scp"].values,
+            endpoints["scp_lower"].values, endpoints["scp_upper"].values, strict=True,
+        )
+    ]  # fmt: skip
+    flags = list(next(iter(qc.values()), {}).keys())
+    qc_table = _table(["plate", *flags], [[p, *c.values()] for p, c in qc.items()])
+    listed = flagged.head(200)
+    flagged_table = _table(
+        ["well", "day", "flags", "volume (um3)"],
+        [[r.well, r.day, r.flags, r.volume_um3] for r in listed.itertuples()],
+    )
+    params_rows = [[k, json.dumps(v)] for k, v in json.loads(params.to_json()).items()]
+    sections = [
+        (
+            "Growth curves",
+            _img(pngs["growth_curves"], "growth curves per arm")
+            + '<p class="note">Grey: each spheroid (usable points); coloured: median per arm; '
+            "red crosses: QC-flagged points, shown but not fitted; orange lines: relapse times.</p>",
+        ),
+        ("Endpoints per arm", arm_table),
+        (
+            "Relapse-free fraction (Kaplan-Meier)",
+            _img(pngs["kaplan_meier"], "Kaplan-Meier curves") + f'<p class="note">{level} pointwise '
+            "confidence bands. For the untreated arm the event is growth past the relapse threshold.</p>",
+        ),
+        (
+            "Spheroid control probability",
+            _img(pngs["scp_dose_response"], "SCP against dose")
+            + _table(["dose", "n", "controlled", "SCP", f"{level} CI low", f"{level} CI high"], scp_rows)
+            + f'<p class="note">Clopper-Pearson intervals; SCD50 from a maximum-likelihood logistic fit, '
+            f"profile-likelihood interval; Wald SE {_fmt(_scalar(endpoints, 'scd50_se'))} {html.escape(unit)}.</p>",
+        ),
+        ("Quality control", _img(pngs["qc_flags"], "QC flags per plate") + qc_table),
+        (
+            "Flagged images",
+            (_img(pngs["flagged_montage"], "montage of flagged images") if "flagged_montage" in pngs else "")
+            + f'<p class="note">{html.escape(montage_note)}</p>'
+            + (flagged_table if len(listed) else "")
+            + (
+                f'<p class="note">First {len(listed)} of {len(flagged)} listed.</p>'
+                if len(flagged) > len(listed)
+                else ""
+            ),
+        ),
+        ("Parameters", _table(["parameter", "value"], params_rows)),
+    ]  # fmt: skip
+    title = f"hts report: {results.attrs.get('plate', Path(results_path).name)}"
+    out_html.write_text(
+        render_html(title=title, summary=summary, sections=sections), encoding="utf-8"
+    )
+    log.info("wrote report %s and %d figures in %s", out_html, len(pngs), fig_dir)
+    return out_html
