@@ -1,0 +1,131 @@
+"""Which Dask cluster a flow runs on: an existing scheduler, a local one, or SLURM jobs.
+
+A flow takes a :class:`ClusterConfig` parameter (a plain mapping in a deployment's
+parameters) and turns it into an :class:`hts.distributed.cluster.ClusterSpec`, the only
+thing ``hts`` needs to know. Kubernetes clusters (the Dask operator's ``DaskCluster``) are
+started outside the flow and passed by scheduler address.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from hts.distributed.cluster import ClusterSpec
+
+__all__ = ["ClusterConfig", "load_jobqueue_config", "open_cluster", "slurm_cluster"]
+
+log = logging.getLogger(__name__)
+
+
+class ClusterConfig(BaseModel):
+    """Where the segmentation runs.
+
+    ``scheduler`` wins when set: the address of a running Dask scheduler (a Kubernetes
+    ``DaskCluster``, a ``dask scheduler`` on a server, a SLURM cluster started elsewhere).
+    Otherwise ``kind`` says what the flow starts for itself.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    scheduler: str | None = Field(
+        default=None, description="address of a running Dask scheduler, e.g. tcp://host:8786"
+    )
+    kind: Literal["local", "slurm"] = Field(
+        default="local", description="cluster the flow starts when no scheduler is given"
+    )
+    n_workers: int | None = Field(
+        default=None, ge=1, description="local worker processes (default: CPU cores)"
+    )
+    threads_per_worker: int = Field(default=1, ge=1, description="threads per local worker")
+    jobs: int = Field(default=1, ge=1, description="SLURM jobs to submit (kind 'slurm')")
+    jobqueue_config: str | None = Field(
+        default=None,
+        description="dask-jobqueue YAML to load (default: the user's Dask configuration)",
+    )
+    wait_for_workers_s: float = Field(
+        default=600.0, ge=0, description="how long to wait for the first worker of a cluster"
+    )
+
+    def describe(self) -> str:
+        if self.scheduler:
+            return f"Dask scheduler {self.scheduler}"
+        if self.kind == "slurm":
+            return f"{self.jobs} SLURM job(s)"
+        return f"local cluster of {self.n_workers or 'one per core'} worker processes"
+
+
+def load_jobqueue_config(path: Path | str) -> None:
+    """Merge a dask-jobqueue YAML file (``jobqueue: slurm: ...``) into Dask's configuration."""
+    import dask.config
+    import yaml
+
+    with Path(path).open(encoding="utf-8") as fh:
+        data = yaml.safe_load(fh) or {}
+    dask.config.update(dask.config.config, data, priority="new")
+
+
+def slurm_cluster(config: ClusterConfig, **overrides: Any) -> Any:
+    """A ``dask_jobqueue.SLURMCluster`` from the ``jobqueue.slurm`` configuration (no jobs yet).
+
+    ``overrides`` are passed to ``SLURMCluster`` (e.g. ``queue``, ``account``, ``walltime``).
+    """
+    from dask_jobqueue import SLURMCluster
+
+    if config.jobqueue_config:
+        load_jobqueue_config(config.jobqueue_config)
+    return SLURMCluster(**overrides)
+
+
+def _wait(address: str, timeout_s: float) -> None:
+    """Block until the scheduler has a worker: a run planned on an empty cluster would
+    size its task window for one thread."""
+    from distributed import Client
+
+    with Client(address, timeout=timeout_s) as client:
+        client.wait_for_workers(1, timeout=timeout_s)
+
+
+@contextmanager
+def open_cluster(config: ClusterConfig, *, share_local: bool = True) -> Iterator[ClusterSpec]:
+    """Yield the :class:`ClusterSpec` to hand to ``hts``; a cluster started here stops on exit.
+
+    With ``share_local`` a local cluster is started once here, so several runs reuse its
+    workers (and their loaded models); without it each ``hts`` run starts its own, only when
+    it has work.
+    """
+    if config.scheduler:
+        _wait(config.scheduler, config.wait_for_workers_s)
+        yield ClusterSpec(config.scheduler)
+        return
+    if config.kind == "local" and not share_local:
+        yield ClusterSpec(n_workers=config.n_workers, threads_per_worker=config.threads_per_worker)
+        return
+    with ExitStack() as stack:
+        if config.kind == "slurm":
+            cluster = stack.enter_context(slurm_cluster(config))
+            cluster.scale(jobs=config.jobs)
+            log.info(
+                "submitted %d SLURM job(s); scheduler %s", config.jobs, cluster.scheduler_address
+            )
+        else:
+            from distributed import LocalCluster
+
+            spec = ClusterSpec(
+                n_workers=config.n_workers, threads_per_worker=config.threads_per_worker
+            )
+            cluster = stack.enter_context(
+                LocalCluster(
+                    n_workers=spec.n_workers,
+                    threads_per_worker=spec.threads_per_worker,
+                    processes=True,
+                    dashboard_address=None,
+                )
+            )
+        _wait(cluster.scheduler_address, config.wait_for_workers_s)
+        yield ClusterSpec(cluster.scheduler_address)

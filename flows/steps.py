@@ -1,0 +1,184 @@
+"""The work of the flows as plain functions on ``hts``'s public API (no Prefect here).
+
+The flows wrap each of these in a Prefect task; calling them in order without Prefect does
+the same work (that is how the flows' overhead is measured, see docs/deploy.md).
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from flows.figures import EndpointTable, ResultsFigures, endpoint_tables, results_figures
+from hts.distributed.cluster import ClusterSpec
+from hts.distributed.run import run_plate
+from hts.io import IngestOptions, IngestReport, PlateStore, ingest
+from hts.results import open_results
+
+__all__ = [
+    "SegmentOutcome",
+    "analysis_available",
+    "compute_endpoint_tables",
+    "default_report_path",
+    "default_results_path",
+    "find_plates",
+    "ingest_new_images",
+    "report_available",
+    "segment_plate",
+    "summarise_results",
+    "write_html_report",
+]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SegmentOutcome:
+    """What one segmentation run of a plate did: slot counts by final status."""
+
+    plate: str
+    plate_path: str
+    results_path: str
+    model_id: str
+    n_blocks: int
+    counts: dict[str, int]
+    errors: tuple[str, ...]
+    seconds: float
+
+    @property
+    def n_processed(self) -> int:
+        """Image slots this run wrote (ok, failed or found without an image)."""
+        return sum(self.counts.values())
+
+    @property
+    def n_failed(self) -> int:
+        return self.counts.get("failed", 0)
+
+
+def default_results_path(plate: Path | str) -> Path:
+    """``PLATE.results.zarr`` beside ``PLATE.zarr``: where ``hts run`` writes by default."""
+    plate = Path(plate)
+    return plate.with_name(plate.name.removesuffix(".zarr") + ".results.zarr")
+
+
+def default_report_path(results: Path | str) -> Path:
+    """``PLATE.report.html`` beside ``PLATE.results.zarr``."""
+    results = Path(results)
+    return results.with_name(results.name.removesuffix(".results.zarr") + ".report.html")
+
+
+def find_plates(archive: Path | str) -> list[Path]:
+    """Every OME-Zarr plate under ``archive``, sorted (results stores and other Zarr left out)."""
+    archive = Path(archive)
+    if not archive.is_dir():
+        raise NotADirectoryError(f"{archive}: archive folder does not exist")
+    plates = []
+    for folder, subfolders, _ in os.walk(archive):
+        stores = sorted(d for d in subfolders if d.endswith(".zarr"))
+        subfolders[:] = [d for d in subfolders if not d.endswith(".zarr")]  # never walk a store
+        for name in stores:
+            if name.endswith(".results.zarr"):
+                continue
+            try:
+                PlateStore(Path(folder) / name)
+            except (FileNotFoundError, ValueError):
+                continue
+            plates.append(Path(folder) / name)
+    return sorted(plates)
+
+
+def ingest_new_images(
+    source: Path | str,
+    plate: Path | str,
+    *,
+    options: IngestOptions | None = None,
+    cluster: ClusterSpec | None = None,
+) -> IngestReport:
+    """Ingest the files under ``source`` that the plate does not hold yet (``hts ingest``)."""
+    report = ingest(source, plate, options=options, cluster=cluster)
+    log.info("%d new images arrived since the last ingest of %s", report.n_new, plate)
+    return report
+
+
+def segment_plate(
+    plate: Path | str,
+    results: Path | str,
+    *,
+    model: str,
+    engine: str | None = None,
+    cluster: ClusterSpec | None = None,
+    redo: bool = False,
+    batch_size: int = 8,
+) -> SegmentOutcome:
+    """Segment every image of ``plate`` without a current result of ``model`` (``hts run``).
+
+    Resumable: an interrupted run leaves what it finished; the next run does the rest.
+    """
+    began = time.perf_counter()
+    summary = run_plate(
+        plate, results, segmenter=model, engine=engine, cluster=cluster, redo=redo,
+        batch_size=batch_size,
+    )  # fmt: skip
+    return SegmentOutcome(
+        plate=summary.plate,
+        plate_path=str(plate),
+        results_path=str(results),
+        model_id=summary.model_id,
+        n_blocks=summary.n_blocks,
+        counts=dict(summary.counts),
+        errors=tuple(summary.errors),
+        seconds=time.perf_counter() - began,
+    )
+
+
+def summarise_results(results: Path | str) -> ResultsFigures:
+    """Key figures of a results store."""
+    return results_figures(open_results(results))
+
+
+def _optional(module: str) -> Any | None:
+    """``hts.analysis`` and ``hts.report`` are optional (the ``report`` extra)."""
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        log.info("%s is not available (%s)", module, exc)
+        return None
+
+
+def analysis_available() -> bool:
+    return _optional("hts.analysis") is not None
+
+
+def report_available() -> bool:
+    return _optional("hts.report") is not None
+
+
+def compute_endpoint_tables(
+    results: Path | str, *, params: dict[str, Any] | None = None
+) -> tuple[EndpointTable, ...] | None:
+    """Growth endpoints (relapse, SCP, growth delay) summarised; None without ``hts.analysis``.
+
+    ``params`` are fields of ``hts.analysis.EndpointParams`` (defaults when None).
+    """
+    analysis = _optional("hts.analysis")
+    if analysis is None:
+        return None
+    endpoint_params = None
+    if params:
+        fields = {k: tuple(v) if isinstance(v, list) else v for k, v in params.items()}
+        endpoint_params = analysis.EndpointParams(**fields)
+    endpoints = analysis.compute_endpoints(open_results(results), params=endpoint_params)
+    return endpoint_tables(endpoints)
+
+
+def write_html_report(results: Path | str, out_html: Path | str) -> Path | None:
+    """The HTML report of a results store; None without ``hts.report``."""
+    report = _optional("hts.report")
+    if report is None:
+        return None
+    return Path(report.write_report(results, out_html))
