@@ -35,3 +35,28 @@ def _private_cache(
 ) -> None:
     """Engines cache exported models under HTS_CACHE_DIR: keep tests out of ~/.cache."""
     monkeypatch.setenv("HTS_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "hts-cache"))
+
+
+@pytest.fixture(scope="session")
+def segmented_plate(tmp_path_factory: pytest.TempPathFactory) -> tuple[object, Path, Path]:
+    """A small synthetic plate, ingested and segmented (classical): (SyntheticPlate, plate
+    store, results store). 20 wells in 5 arms x 8 daily scans of 256 x 320 px."""
+    from hts.distributed.run import run_plate
+    from hts.io import IngestOptions, ingest
+    from hts.synth import write_synthetic_plate
+
+    base = tmp_path_factory.mktemp("segmented")
+    synthetic = write_synthetic_plate(
+        base / "synthetic", wells=20, days=8, shape=(256, 320), pixel_size_um=6.4, seed=1
+    )
+    spec = ClusterSpec(n_workers=1, threads_per_worker=2, processes=False)
+    plate = base / "SYN01.zarr"
+    ingest(
+        synthetic.images_dir,
+        plate,
+        options=IngestOptions(plate_map=synthetic.plate_map_csv),
+        cluster=spec,
+    )
+    results = base / "SYN01.results.zarr"
+    run_plate(plate, results, segmenter="classical", cluster=spec)
+    return synthetic, plate, results

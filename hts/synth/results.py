@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
     from hts.synth.growth import SpheroidHistory
 
-__all__ = ["results_from_histories"]
+__all__ = ["endpoint_recovery", "results_from_histories"]
 
 _TRUTH_TAG = 7
 
@@ -139,3 +139,51 @@ def results_from_histories(
         coords=coords,
         attrs={"plate": plate, "schema_version": 1, "source": "hts.synth.results"},
     )
+
+
+def endpoint_recovery(
+    histories: Sequence[SpheroidHistory],
+    endpoints: xr.Dataset,
+    *,
+    true_scd50: float,
+    interval_h: float,
+) -> dict[str, float]:
+    """How well endpoints computed from a simulated plate recover the simulation's truth.
+
+    Parameters
+    ----------
+    histories : sequence of SpheroidHistory
+        The truth, one per well, in the order of ``endpoints``' ``well`` dim.
+    endpoints : xarray.Dataset
+        :func:`hts.analysis.compute_endpoints` output.
+    true_scd50 : float
+        The scenario's ``true_scd50_gy``.
+    interval_h : float
+        Imaging interval, hours.
+
+    Returns
+    -------
+    dict
+        ``n_treated``, ``fate_correct`` (fraction of treated spheroids whose relapse/control
+        call is right; "unknown" counts as wrong), ``n_relapsed``, ``time_within_interval``
+        (fraction of truly relapsed spheroids whose relapse time is within ``interval_h``
+        of the truth), ``scd50``, ``scd50_lower``, ``scd50_upper``, ``scd50_covered``
+        (1.0 if the true SCD50 lies in the interval).
+    """
+    truth = np.array([h.fate for h in histories])
+    called = np.asarray(endpoints["fate"].values).astype(str)
+    treated = truth != "untreated"
+    relapsed = truth == "relapse"
+    true_time = np.array([h.relapse_time_h for h in histories])
+    error = np.abs(np.asarray(endpoints["relapse_time_h"].values) - true_time)
+    lower, upper = float(endpoints["scd50_lower"]), float(endpoints["scd50_upper"])
+    return {
+        "n_treated": float(treated.sum()),
+        "fate_correct": float(np.mean(called[treated] == truth[treated])),
+        "n_relapsed": float(relapsed.sum()),
+        "time_within_interval": float(np.mean(np.nan_to_num(error[relapsed], nan=np.inf) <= interval_h)),
+        "scd50": float(endpoints["scd50"]),
+        "scd50_lower": lower,
+        "scd50_upper": upper,
+        "scd50_covered": float(lower <= true_scd50 <= upper),
+    }

@@ -22,7 +22,7 @@ def test_help_is_fast_and_imports_nothing_heavy() -> None:
     out = subprocess.run(
         [sys.executable, "-m", "hts.cli.main", "--help"], check=True, capture_output=True, text=True
     )
-    for command in ("synth", "ingest", "run", "demo"):
+    for command in ("synth", "ingest", "run", "demo", "report", "export"):
         assert command in out.stdout
 
 
@@ -82,3 +82,35 @@ def test_errors_name_the_problem_without_a_traceback(
     assert "nowhere" in err and "does not exist" in err and "Traceback" not in err
     assert main(["run", str(tmp_path / "missing.zarr")]) == 1
     assert "not a Zarr store" in capsys.readouterr().err
+
+
+def test_report_and_export(
+    segmented_plate, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import pandas as pd
+
+    _, _, results = segmented_plate
+    html = tmp_path / "out" / "report.html"
+    assert main(["-q", "report", str(results), "--out", str(html), "--relapse-factor", "2.5"]) == 0
+    assert f"report: {html}" in capsys.readouterr().out
+    text = html.read_text(encoding="utf-8")
+    assert "data:image/png;base64," in text and "<td>2.5</td>" in text
+    assert (tmp_path / "out" / "report_figures" / "kaplan_meier.png").exists()
+    for suffix in (".csv", ".parquet"):
+        table = tmp_path / f"table{suffix}"
+        assert main(["-q", "export", str(results), "--out", str(table)]) == 0
+        frame = pd.read_csv(table) if suffix == ".csv" else pd.read_parquet(table)
+        assert len(frame) == 20 * 8 and "flag_touches_border" in frame
+    assert main(["export", str(results), "--out", str(tmp_path / "t.xlsx")]) == 1
+    assert "unknown table format" in capsys.readouterr().err
+    assert main(["report", str(tmp_path / "missing.zarr"), "--out", str(html)]) == 1
+    assert "no results store" in capsys.readouterr().err
+
+
+def test_analysis_and_report_import_no_plotting_or_fitting_library() -> None:
+    code = (
+        "import sys, hts.analysis, hts.report, hts.results.export\n"
+        "heavy = [k for k in ('matplotlib', 'lifelines', 'scipy', 'pyarrow', 'prefect') if k in sys.modules]\n"
+        "assert not heavy, heavy\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -1,0 +1,139 @@
+"""Endpoints against the synthetic truth: fates, relapse times, SCD50, growth."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from hts.analysis import EndpointParams, compute_endpoints
+from hts.synth import Scenario, imaging_times_h, layout_wells, simulate_plate
+from hts.synth.results import endpoint_recovery, results_from_histories
+
+INTERVAL_H = 24.0
+
+
+def _plate(n_wells: int, n_days: int, seed: int, **kw):
+    times = imaging_times_h(n_days, interval_h=INTERVAL_H)
+    histories = simulate_plate(layout_wells(n_wells), times_h=times, seed=seed)
+    results = results_from_histories(histories, seed=seed, **kw)
+    return histories, results
+
+
+@pytest.fixture(scope="module")
+def plate():
+    histories, results = _plate(300, 21, seed=5, flag_fraction=0.05, missing_fraction=0.02)
+    return histories, results, compute_endpoints(results)
+
+
+def test_endpoints_recover_the_truth(plate) -> None:
+    histories, _, endpoints = plate
+    figures = endpoint_recovery(
+        histories, endpoints, true_scd50=Scenario().true_scd50_gy, interval_h=INTERVAL_H
+    )
+    assert figures["n_treated"] == 240
+    assert figures["fate_correct"] >= 0.95
+    assert figures["time_within_interval"] >= 0.90
+    assert figures["scd50_covered"] == 1.0
+
+
+def test_results_line_up_with_the_store(plate) -> None:
+    _, results, endpoints = plate
+    np.testing.assert_array_equal(endpoints.well.values, results.well.values)
+    for name in ("plate", "well_name", "field", "arm", "dose", "cell_line", "agent"):
+        np.testing.assert_array_equal(endpoints[name].values, results[name].values)
+    np.testing.assert_array_equal(endpoints.time_h.values, results.time_h.values)
+    assert endpoints.relapse_free.dims == ("arm_name", "timepoint")
+    assert list(endpoints.arm_name.values) == [
+        "untreated", "RT 2.5 Gy", "RT 5 Gy", "RT 7.5 Gy", "RT 10 Gy",
+    ]  # fmt: skip
+    np.testing.assert_array_equal(endpoints.dose_level.values, [2.5, 5.0, 7.5, 10.0])
+    assert json.loads(endpoints.attrs["endpoint_params"])["relapse_factor"] == 2.0
+    # select one arm's spheroids with the results' coordinates
+    arm = endpoints.sel(well=endpoints.arm == "RT 10 Gy")
+    assert (arm.fate.values != "relapse").mean() > 0.9
+
+
+def test_per_arm_and_per_dose_summaries_are_consistent(plate) -> None:
+    _, _, endpoints = plate
+    fate = endpoints.fate.values
+    for k, arm in enumerate(endpoints.arm_name.values):
+        sel = endpoints.arm.values == arm
+        assert endpoints.n_spheroids.values[k] == sel.sum()
+        assert endpoints.n_relapsed.values[k] == (endpoints.relapsed.values & sel).sum()
+        rf = endpoints.relapse_free.values[k]
+        assert rf[0] == 1.0 and (np.diff(rf) <= 1e-12).all()
+        # the final relapse-free fraction is the controlled fraction (no censoring before the end)
+        if arm != "untreated":
+            known = sel & (fate != "unknown")
+            assert rf[-1] == pytest.approx((fate[known] == "control").mean(), abs=0.03)
+    scp = endpoints.scp.values
+    assert (np.diff(scp) > 0).all()  # control rises with dose
+    assert (endpoints.scp_lower.values <= scp).all() and (scp <= endpoints.scp_upper.values).all()
+    # untreated spheroids are not in SCP; they have growth rates, treated ones do not
+    assert endpoints.scp_n.values.sum() == ((fate == "control") | (fate == "relapse")).sum()
+    untreated = endpoints.dose.values == 0
+    assert np.isfinite(endpoints.growth_rate_per_h.values[untreated]).all()
+    assert np.isnan(endpoints.growth_rate_per_h.values[~untreated]).all()
+
+
+def test_growth_rate_and_delay(plate) -> None:
+    histories, _, endpoints = plate
+    # the fitted rate is the log-linear slope of the true volumes over the same window
+    params = EndpointParams()
+    truth = []
+    for h in histories:
+        if h.dose_gy == 0:
+            window = h.times_h <= params.growth_fit_max_h
+            truth.append(np.polyfit(h.times_h[window], np.log(h.volume_um3[window]), 1)[0])
+    assert float(endpoints.untreated_growth_rate_per_h) == pytest.approx(np.median(truth), rel=0.1)
+    doubling = float(endpoints.untreated_doubling_time_h)
+    assert doubling == pytest.approx(math.log(2) / float(endpoints.untreated_growth_rate_per_h))
+    assert Scenario().untreated_doubling_h < doubling < 1.5 * Scenario().untreated_doubling_h
+    delay = endpoints.growth_delay_h.values
+    assert delay[0] == 0.0  # untreated against itself
+    assert delay[1] > 48.0  # 2.5 Gy delays regrowth by days
+    assert np.isinf(delay[-1])  # most 10 Gy spheroids never regrow
+
+
+def test_flagged_points_must_be_excluded_to_get_the_fates_right() -> None:
+    histories, results = _plate(150, 15, seed=8, flag_fraction=0.1)
+    truth = np.array([h.fate for h in histories])
+    treated = truth != "untreated"
+
+    def accuracy(**kw: object) -> float:
+        fate = compute_endpoints(results, params=EndpointParams(**kw)).fate.values  # type: ignore[arg-type]
+        return float(np.mean(fate[treated] == truth[treated]))
+
+    # single-image rule: only leaving flagged images out gets the fates right
+    assert accuracy(min_consecutive=1) >= 0.95
+    assert accuracy(min_consecutive=1, exclude_flags=()) < 0.95
+    # confirmation by a second image also guards against unflagged outliers
+    assert accuracy(min_consecutive=1, exclude_flags=()) < accuracy(min_consecutive=2, exclude_flags=())
+
+
+def test_unknown_fate_without_a_baseline_or_follow_up() -> None:
+    histories, results = _plate(10, 6, seed=9, flag_fraction=0.0)
+    results["status"][0, :2] = 3  # NO_IMAGE at 0 h and 24 h: no baseline
+    results["status"][1, 2:] = 3  # seen only up to 24 h
+    ends = compute_endpoints(results, params=EndpointParams(min_followup_h=72.0))
+    assert ends.fate.values[0] == "unknown" and ends.fate.values[1] in ("unknown", "untreated")
+    assert np.isnan(ends.duration_h.values[0])
+
+
+def test_missing_plate_map_is_an_error() -> None:
+    _, results = _plate(5, 3, seed=1)
+    with pytest.raises(ValueError, match="dose"):
+        compute_endpoints(results.drop_vars("dose"))
+
+
+@pytest.mark.slow
+def test_recovery_on_a_large_plate() -> None:
+    histories, results = _plate(1200, 31, seed=21, flag_fraction=0.05, missing_fraction=0.02)
+    figures = endpoint_recovery(
+        histories, compute_endpoints(results), true_scd50=5.0, interval_h=INTERVAL_H
+    )
+    assert figures["fate_correct"] >= 0.95 and figures["time_within_interval"] >= 0.90
+    assert figures["scd50_covered"] == 1.0
