@@ -119,7 +119,7 @@ def compute_endpoints(results: xr.Dataset, *, params: EndpointParams | None = No
     calls = detect_relapse(
         times, volume, usable, v0, t0,
         factor=params.relapse_factor, reference=params.relapse_reference,
-        min_consecutive=params.min_consecutive,
+        min_consecutive=params.min_consecutive, fit_half_width=params.relapse_fit_half_width,
     )  # fmt: skip
     fate = _fates(dose, np.isfinite(v0), calls.relapsed, calls.last_time_h, params)
     known = fate != "unknown"

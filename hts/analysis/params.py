@@ -31,6 +31,10 @@ class EndpointParams:
     min_consecutive : int
         Usable images in a row that must exceed the threshold; the relapse time is the first
         of them. A run that reaches the last usable image counts even if shorter.
+    relapse_fit_half_width : int
+        The relapse time is refined on a log-linear fit over the usable images up to this
+        many before and after the first one above the threshold (0: no refinement); see
+        :func:`hts.analysis.relapse.detect_relapse`.
     observation_end_h : float or None
         End of the observation window, hours after treatment; None: the last image.
     min_followup_h : float
@@ -52,6 +56,7 @@ class EndpointParams:
     relapse_factor: float = 2.0
     relapse_reference: Literal["treatment", "nadir"] = "treatment"
     min_consecutive: int = 2
+    relapse_fit_half_width: int = 2
     observation_end_h: float | None = None
     min_followup_h: float = 0.0
     growth_delay_factor: float = 3.0
@@ -69,8 +74,8 @@ class EndpointParams:
             raise ValueError(
                 f"relapse_reference must be 'treatment' or 'nadir', got {self.relapse_reference!r}"
             )
-        if self.min_consecutive < 1:
-            raise ValueError("min_consecutive must be >= 1")
+        if self.min_consecutive < 1 or self.relapse_fit_half_width < 0:
+            raise ValueError("min_consecutive must be >= 1 and relapse_fit_half_width >= 0")
         if not 0.0 < self.confidence < 1.0:
             raise ValueError("confidence must be in (0, 1)")
         if self.baseline_max_h < 0 or self.growth_fit_max_h <= 0:

@@ -49,6 +49,18 @@ def first_confirmed_run(above: np.ndarray, min_consecutive: int) -> int:
     return -1
 
 
+def _refine(t: np.ndarray, v: np.ndarray, threshold: np.ndarray, i: int, half: int) -> int:
+    """Index of the first point near ``i`` where a log-linear fit exceeds the threshold."""
+    lo, hi = max(i - half, 0), min(i + half + 1, t.size)
+    if half <= 0 or hi - lo < 3:
+        return i
+    slope, intercept = np.polyfit(t[lo:hi], np.log(v[lo:hi]), 1)
+    if slope <= 0:
+        return i
+    above = np.flatnonzero(intercept + slope * t[lo:hi] > np.log(threshold[lo:hi]))
+    return lo + int(above[0]) if above.size else i
+
+
 def detect_relapse(
     times_h: np.ndarray,
     volume_um3: np.ndarray,
@@ -59,6 +71,7 @@ def detect_relapse(
     factor: float,
     reference: Literal["treatment", "nadir"] = "treatment",
     min_consecutive: int = 1,
+    fit_half_width: int = 0,
 ) -> RelapseCalls:
     """Call relapse per spheroid from its usable volumes after the baseline.
 
@@ -76,6 +89,11 @@ def detect_relapse(
         The baseline volume, or the running minimum of the volumes since the baseline.
     min_consecutive : int
         Usable points in a row above the threshold that confirm a relapse.
+    fit_half_width : int
+        When > 0, the relapse time is refined on a straight line fitted to ``ln V`` over
+        the usable points up to this many before and after the first point above the
+        threshold: the first of those points where the line is above the threshold. This
+        averages out measurement noise near the crossing. 0: the raw first point.
 
     Returns
     -------
@@ -103,7 +121,7 @@ def detect_relapse(
         out["thr"][w] = threshold[-1 if i < 0 else i]
         if i >= 0:
             relapsed[w] = True
-            out["t_rel"][w] = t[i]
+            out["t_rel"][w] = t[_refine(t, v, threshold, i, fit_half_width)]
     return RelapseCalls(
         relapsed=relapsed,
         relapse_time_h=out["t_rel"],

@@ -181,7 +181,9 @@ def endpoint_recovery(
         "n_treated": float(treated.sum()),
         "fate_correct": float(np.mean(called[treated] == truth[treated])),
         "n_relapsed": float(relapsed.sum()),
-        "time_within_interval": float(np.mean(np.nan_to_num(error[relapsed], nan=np.inf) <= interval_h)),
+        "time_within_interval": float(
+            np.mean(np.nan_to_num(error[relapsed], nan=np.inf) <= interval_h)
+        ),
         "scd50": float(endpoints["scd50"]),
         "scd50_lower": lower,
         "scd50_upper": upper,

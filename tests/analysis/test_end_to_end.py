@@ -43,7 +43,9 @@ def test_segmented_plate_end_to_end(segmented_plate) -> None:
     wells = {_key(str(w)): i for i, w in enumerate(results.well_name.values)}
     times = list(results.time_h.values)
     for row in truth:
-        true_volume[wells[row["well"]], times.index(float(row["time_h"]))] = float(row["volume_um3"])
+        true_volume[wells[row["well"]], times.index(float(row["time_h"]))] = float(
+            row["volume_um3"]
+        )
     from_truth = results.load().copy()
     from_truth["volume_um3"] = (("well", "timepoint"), true_volume)
     from_truth["qc_flags"] = xr.zeros_like(from_truth["qc_flags"])
@@ -61,4 +63,3 @@ def test_segmented_plate_end_to_end(segmented_plate) -> None:
         if expected["fate"] == "relapse":
             got = float(truth_ends.relapse_time_h.values[i])
             assert abs(got - float(expected["relapse_time_h"])) <= 24.0, well_name
-

@@ -60,7 +60,9 @@ def test_nadir_reference_relapses_earlier_after_shrinkage() -> None:
 
 def test_no_baseline_no_call() -> None:
     v = np.ones((1, 8))
-    calls = detect_relapse(T[None], v, np.ones_like(v, bool), np.array([np.nan]), np.array([np.nan]), factor=2.0)
+    calls = detect_relapse(
+        T[None], v, np.ones_like(v, bool), np.array([np.nan]), np.array([np.nan]), factor=2.0
+    )
     assert not calls.relapsed[0] and np.isnan(calls.last_time_h[0])
 
 
@@ -83,3 +85,20 @@ def test_relapse_time_is_a_usable_time_above_the_threshold(volumes, usable, m) -
     else:
         ok = np.array(usable)
         assert m > 1 or not (v[ok] > 2.0 * v[0]).any()
+
+
+def test_refinement_uses_the_trend_not_one_noisy_point() -> None:
+    # regrowth by 1.33x a day crosses the threshold 2 at 120 h (2.1), but that image
+    # measured low (1.9), so 144 h is the first image seen above the threshold
+    truth = np.array([1.0, 0.8, 0.9, 1.2, 1.6, 2.1, 2.8, 3.7])
+    measured = truth.copy()
+    measured[5] = 1.9
+    v = measured[None, :]
+    args = (T[None, :], v, np.ones_like(v, bool), np.array([1.0]), np.zeros(1))
+    raw = detect_relapse(*args, factor=2.0, min_consecutive=1)
+    fitted = detect_relapse(*args, factor=2.0, min_consecutive=1, fit_half_width=2)
+    assert raw.relapse_time_h[0] == 144.0
+    assert fitted.relapse_time_h[0] == 120.0
+    # a fit never moves a relapse on a noiseless exponential
+    clean = detect_relapse(T[None, :], truth[None, :], *args[2:], factor=2.0, fit_half_width=2)
+    assert clean.relapse_time_h[0] == 120.0

@@ -151,7 +151,11 @@ def _problems(events: list[dict[str, Any]]) -> list[str]:
     out = []
     for e in events:
         method, params = e.get("method"), e.get("params", {})
-        if method == "Runtime.consoleAPICalled" and params["type"] in ("error", "warning", "assert"):
+        if method == "Runtime.consoleAPICalled" and params["type"] in (
+            "error",
+            "warning",
+            "assert",
+        ):
             out.append(f"console.{params['type']}: {params['args']}")
         elif method == "Runtime.exceptionThrown":
             out.append(f"exception: {params['exceptionDetails'].get('text')}")

@@ -25,7 +25,9 @@ def test_report_is_self_contained(report: Path) -> None:
     text = report.read_text(encoding="utf-8")
     assert "<script" not in text
     # every resource is inline: no src/href/url() points anywhere but data: URIs
-    refs = re.findall(r"""(?:src|href)\s*=\s*["']([^"']+)""", text) + re.findall(r"url\(([^)]+)\)", text)
+    refs = re.findall(r"""(?:src|href)\s*=\s*["']([^"']+)""", text) + re.findall(
+        r"url\(([^)]+)\)", text
+    )
     assert refs and all(r.startswith("data:image/png;base64,") for r in refs), refs[:3]
     images = re.findall(r'src="data:image/png;base64,([^"]+)"', text)
     assert len(images) == len(FIGURES)
@@ -49,7 +51,7 @@ def test_parameters_reach_the_report(segmented_plate, tmp_path: Path) -> None:
         figures_dir=tmp_path / "figs", plate_path=tmp_path / "nowhere.zarr",
     )  # fmt: skip
     text = out.read_text(encoding="utf-8")
-    assert "<td class=\"text\">relapse_factor</td><td>3.5</td>" in text
+    assert '<td class="text">relapse_factor</td><td>3.5</td>' in text
     assert "not found: montage left out" in text
     assert not (tmp_path / "figs" / "flagged_montage.png").exists()
     assert (tmp_path / "figs" / "growth_curves.png").exists()
