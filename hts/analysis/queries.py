@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from hts.measure.qc import QC_BITS
 
 if TYPE_CHECKING:
@@ -26,8 +28,8 @@ def flagged_images(results: xr.Dataset, *, flags: tuple[str, ...] | None = None)
     Returns
     -------
     pandas.DataFrame
-        The :func:`hts.results.export.tidy_table` rows of flagged images (contour
-        included), plus ``flags``: the set flags' names joined by ``"+"``. Sorted by
+        The :func:`hts.results.export.tidy_table` rows of flagged images (with the
+        contour when ``results`` has it), plus ``flags``: the set flags' names joined by ``"+"``. Sorted by
         plate, well and time point.
     """
     from hts.results.export import tidy_table
@@ -39,5 +41,7 @@ def flagged_images(results: xr.Dataset, *, flags: tuple[str, ...] | None = None)
     table = tidy_table(results, include_contour=True)
     hit = (table["status"] == "ok") & table[[f"flag_{f}" for f in wanted]].any(axis=1)
     out = table[hit].copy()
-    out["flags"] = ["+".join(f for f in QC_BITS if row[f"flag_{f}"]) for _, row in out.iterrows()]
+    names = np.array(list(QC_BITS), dtype=object)
+    bits = out[[f"flag_{f}" for f in QC_BITS]].to_numpy(dtype=bool)
+    out["flags"] = ["+".join(names[row]) for row in bits]
     return out.sort_values(["plate", "well", "timepoint"]).reset_index(drop=True)

@@ -50,7 +50,7 @@ def kaplan_meier(
     events : (N,) bool
         Whether the event (relapse) was observed.
     times_h : (T,) float
-        Times to evaluate the curve at, hours (increasing).
+        Times to evaluate the curve at, hours (increasing; NaN gives NaN).
     confidence : float
 
     Returns
@@ -67,11 +67,15 @@ def kaplan_meier(
 
     kmf = KaplanMeierFitter(alpha=1.0 - confidence)
     kmf.fit(durations[known], np.asarray(events, dtype=bool)[known])
-    survival = kmf.survival_function_at_times(times).to_numpy(dtype=np.float64)
+    finite = np.isfinite(times)
+    survival = np.full(times.shape, np.nan)
+    survival[finite] = kmf.survival_function_at_times(times[finite]).to_numpy(dtype=np.float64)
     # the interval is a step function on lifelines' own timeline: look it up at each time
     ci = kmf.confidence_interval_survival_function_
     index = ci.index.to_numpy(dtype=np.float64)
     rows = np.searchsorted(index, times, side="right") - 1
     lower = np.where(rows >= 0, ci.iloc[np.maximum(rows, 0), 0].to_numpy(), 1.0)
     upper = np.where(rows >= 0, ci.iloc[np.maximum(rows, 0), 1].to_numpy(), 1.0)
+    lower[~finite] = np.nan
+    upper[~finite] = np.nan
     return KaplanMeier(survival, lower, upper, float(kmf.median_survival_time_), int(known.sum()))

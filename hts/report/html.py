@@ -157,7 +157,9 @@ def write_report(
     fig_dir = Path(figures_dir) if figures_dir else out_html.with_name(out_html.stem + "_figures")
     fig_dir.mkdir(parents=True, exist_ok=True)
 
-    results = open_results(results_path).load()
+    lazy = open_results(results_path)
+    # contours are long text: read only those of the montage's images, lazily
+    results = lazy.drop_vars([v for v in ("contour",) if v in lazy.data_vars]).load()
     curves = growth_curves(results, params=params)
     endpoints = compute_endpoints(results, params=params)
     qc = fg.qc_counts(results)
@@ -180,7 +182,7 @@ def write_report(
     elif not (plate / "zarr.json").exists():
         montage_note = f"Plate store {plate} not found: montage left out."
     else:
-        montage = flagged_montage(results, plate, max_images=max_montage)
+        montage = flagged_montage(lazy, plate, max_images=max_montage)
         pngs["flagged_montage"] = montage.png()
         montage_note = (
             f"{len(montage.labels)} of {montage.n_flagged} flagged images, spheroid contour in red."

@@ -123,7 +123,7 @@ def flagged_montage(
     Parameters
     ----------
     results : xarray.Dataset
-        A results store (``hts.open_results``) with ``contour``.
+        A results store (``hts.open_results``, lazy or loaded) with ``contour``.
     plate_path : Path or str
         The OME-Zarr plate the results were made from.
     max_images, columns, width_px : int
@@ -149,7 +149,8 @@ def flagged_montage(
         names = "+".join(n for n in QCFlags.__dataclass_fields__ if getattr(flags, n))
         day = float(results["time_h"].values[t]) / 24.0
         label = f"{results['well'].values[w]} d{day:g} {names}"
-        contour = decode_contour(str(results["contour"].values[w, t]))
+        # one element: a lazy store reads one chunk, not every contour
+        contour = decode_contour(str(results["contour"][w, t].values))
         tiles.append(overlay_tile(image, contour, label, width_px=width_px))
         labels.append(label)
     log.info("montage: %d of %d flagged images", len(tiles), len(flagged))

@@ -2,7 +2,8 @@
 
 ``growth`` simulates each spheroid's fate and size after treatment, ``scene`` turns one
 spheroid at one time into a scene record, ``render`` turns a scene into pixels and a mask,
-and ``plate`` writes a whole plate with its plate map and truth tables.
+``plate`` writes a whole plate with its plate map and truth tables, and ``results`` makes
+a results-like Dataset straight from the simulated histories (endpoints against truth).
 """
 
 from hts.synth.growth import (
@@ -25,6 +26,7 @@ from hts.synth.plate import (
     write_synthetic_plate,
 )
 from hts.synth.render import Body, Bubble, Debris, Scene, WellEdge, outline_radius, render_scene
+from hts.synth.results import endpoint_recovery, results_from_histories
 from hts.synth.scene import ImagingConditions, image_rng, sample_scene, synthesize_image
 
 __all__ = [
@@ -42,12 +44,14 @@ __all__ = [
     "arm_label",
     "assign_arms",
     "control_probability",
+    "endpoint_recovery",
     "image_name",
     "image_rng",
     "imaging_times_h",
     "layout_wells",
     "outline_radius",
     "render_scene",
+    "results_from_histories",
     "sample_scene",
     "simulate_plate",
     "simulate_spheroid",

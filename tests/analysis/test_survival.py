@@ -24,3 +24,11 @@ def test_no_event_and_no_subject() -> None:
     assert km.median_h == np.inf
     empty = kaplan_meier(np.array([np.nan]), np.array([True]), np.array([0.0, 24.0]))
     assert empty.n == 0 and np.isnan(empty.survival).all()
+
+
+def test_unknown_evaluation_times_give_nan() -> None:
+    km = kaplan_meier(
+        np.array([24.0, 48.0]), np.array([True, False]), np.array([0.0, np.nan, 48.0])
+    )
+    np.testing.assert_allclose(km.survival, [1.0, np.nan, 0.5])
+    assert np.isnan(km.lower[1]) and np.isnan(km.upper[1])
