@@ -64,6 +64,12 @@ def _onnxruntime(weights: Path) -> Engine:
     return OnnxRuntimeEngine(weights)
 
 
+def _openvino(weights: Path) -> Engine:
+    from hts.engines.openvino_engine import OpenVinoEngine
+
+    return OpenVinoEngine(weights)
+
+
 def _tensorrt(weights: Path) -> Engine:
     from hts.engines.tensorrt_engine import TensorRTEngine
 
@@ -72,4 +78,5 @@ def _tensorrt(weights: Path) -> Engine:
 
 register_engine("torch", _torch)
 register_engine("onnxruntime", _onnxruntime)
+register_engine("openvino", _openvino)
 register_engine("tensorrt", _tensorrt)

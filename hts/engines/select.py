@@ -1,4 +1,4 @@
-"""Pick the fastest engine this process can run: TensorRT on a GPU, else ONNX Runtime."""
+"""Pick the fastest engine this process can run: TensorRT on a GPU, else OpenVINO or ONNX Runtime."""
 
 from __future__ import annotations
 
@@ -18,10 +18,14 @@ def auto_engine_name() -> str:
     -------
     str
         ``"tensorrt"`` when ``tensorrt`` imports and torch sees a CUDA GPU, else
-        ``"onnxruntime"`` when ``onnxruntime`` imports, else ``"torch"``.
+        ``"openvino"`` when ``openvino`` imports (bf16 on CPUs that have it: the fastest
+        CPU engine measured, see docs/benchmarks.md), else ``"onnxruntime"`` when
+        ``onnxruntime`` imports, else ``"torch"``.
     """
     if _importable("tensorrt") and _cuda_available():
         name = "tensorrt"
+    elif _importable("openvino"):
+        name = "openvino"
     elif _importable("onnxruntime"):
         name = "onnxruntime"
     else:

@@ -9,6 +9,8 @@ engine                 max |dp|  JCD
 onnxruntime (fp32)     1e-4      0.005
 onnxruntime, fp16 ONNX 0.01      0.005
 torch bf16 (CPU)       0.05      0.005
+openvino (bf16 where   0.05      0.005
+the CPU has it)
 torch fp16 (CUDA)      0.05      0.005
 tensorrt fp16          0.05      0.005
 =====================  ========  ======
@@ -30,6 +32,9 @@ pytest.importorskip("segmentation_models_pytorch")
 
 MAX_JCD = 0.005
 CUDA = [pytest.mark.gpu, pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")]
+OPENVINO = [
+    pytest.mark.skipif(importlib.util.find_spec("openvino") is None, reason="needs OpenVINO")
+]
 TENSORRT = [
     pytest.mark.tensorrt,
     pytest.mark.skipif(importlib.util.find_spec("tensorrt") is None, reason="needs TensorRT"),
@@ -69,6 +74,10 @@ def _engine(kind: str, weights: Path, cache_dir: Path, half_onnx_file: Path) -> 
         from hts.engines.onnxruntime_engine import OnnxRuntimeEngine
 
         return OnnxRuntimeEngine(half_onnx_file, providers=["CPUExecutionProvider"], threads=1)
+    if kind == "openvino":
+        from hts.engines.openvino_engine import OpenVinoEngine
+
+        return OpenVinoEngine(weights, threads=1, cache_dir=cache_dir)
     if kind == "torch-bf16":
         from hts.engines.torch_engine import TorchEngine
 
@@ -90,6 +99,7 @@ def _engine(kind: str, weights: Path, cache_dir: Path, half_onnx_file: Path) -> 
         pytest.param("onnxruntime", 1e-4, id="onnxruntime"),
         pytest.param("onnxruntime-fp16-onnx", 0.01, id="onnxruntime-fp16-onnx"),
         pytest.param("torch-bf16", 0.05, id="torch-bf16"),
+        pytest.param("openvino", 0.05, id="openvino", marks=OPENVINO),
         pytest.param("torch-cuda-fp16", 0.05, id="torch-cuda-fp16", marks=CUDA),
         pytest.param("tensorrt", 0.05, id="tensorrt", marks=CUDA + TENSORRT),
     ],

@@ -1,4 +1,4 @@
-"""Automatic engine choice: TensorRT on a GPU, else ONNX Runtime, else torch."""
+"""Automatic engine choice: TensorRT on a GPU, else OpenVINO, else ONNX Runtime, else torch."""
 
 from __future__ import annotations
 
@@ -11,15 +11,16 @@ from hts.engines.select import auto_engine_name
 
 
 @pytest.mark.skipif(importlib.util.find_spec("tensorrt") is not None, reason="TensorRT here")
-def test_cpu_machine_with_onnxruntime_picks_onnxruntime() -> None:
-    pytest.importorskip("onnxruntime")
-    assert auto_engine_name() == "onnxruntime"
+def test_cpu_machine_with_openvino_picks_openvino() -> None:
+    pytest.importorskip("openvino")
+    assert auto_engine_name() == "openvino"
 
 
 @pytest.mark.parametrize(
     ("installed", "cuda", "expected"),
     [
-        ({"tensorrt", "onnxruntime", "torch"}, True, "tensorrt"),
+        ({"tensorrt", "openvino", "onnxruntime", "torch"}, True, "tensorrt"),
+        ({"tensorrt", "openvino", "onnxruntime", "torch"}, False, "openvino"),
         ({"tensorrt", "onnxruntime", "torch"}, False, "onnxruntime"),
         ({"onnxruntime", "torch"}, True, "onnxruntime"),
         ({"torch"}, True, "torch"),
