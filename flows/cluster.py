@@ -99,6 +99,16 @@ def open_cluster(config: ClusterConfig, *, share_local: bool = True) -> Iterator
     workers (and their loaded models); without it each ``hts`` run starts its own, only when
     it has work.
     """
+    import dask.config
+
+    # Each hts run opens a Client, which sets itself as Dask's default scheduler and puts the
+    # old setting back when it closes. Runs of several plates in threads close in another
+    # order than they opened, which can leave this process pointing at a closed client.
+    with dask.config.set({"scheduler": dask.config.get("scheduler", None)}):
+        yield from _open(config, share_local=share_local)
+
+
+def _open(config: ClusterConfig, *, share_local: bool) -> Iterator[ClusterSpec]:
     if config.scheduler:
         _wait(config.scheduler, config.wait_for_workers_s)
         yield ClusterSpec(config.scheduler)
@@ -116,13 +126,10 @@ def open_cluster(config: ClusterConfig, *, share_local: bool = True) -> Iterator
         else:
             from distributed import LocalCluster
 
-            spec = ClusterSpec(
-                n_workers=config.n_workers, threads_per_worker=config.threads_per_worker
-            )
             cluster = stack.enter_context(
                 LocalCluster(
-                    n_workers=spec.n_workers,
-                    threads_per_worker=spec.threads_per_worker,
+                    n_workers=config.n_workers or ClusterSpec().n_workers,
+                    threads_per_worker=config.threads_per_worker,
                     processes=True,
                     dashboard_address=None,
                 )

@@ -183,7 +183,9 @@ def nightly_screen(
     report_errors: list[str] = []
     endpoints_state = tasks.compute_endpoints(results, params=endpoint_params, return_state=True)
     html_path = report_html or str(default_report_path(results))
-    html_state = tasks.write_html_report(results, html_path, return_state=True)
+    html_state = tasks.write_html_report(
+        results, html_path, params=endpoint_params, plate=plate, return_state=True
+    )
     endpoints, html = None, None
     for step, state in (("endpoints", endpoints_state), ("HTML report", html_state)):
         if state.is_completed():

@@ -59,6 +59,9 @@ def reprocess_markdown(summary: ReprocessSummary) -> str:
     )
 
 
+_WEIGHTS = (".pt", ".onnx")
+
+
 def _plates(plates: list[str] | None, archive: str | None) -> list[str]:
     found = [str(p) for p in find_plates(archive)] if archive else []
     chosen = list(dict.fromkeys([*(plates or []), *found]))  # keep order, drop repeats
@@ -131,7 +134,9 @@ def reprocess_archive(
                     failed.append(PlateFailure(path, f"{type(error).__name__}: {error}"[:300]))
     summary = ReprocessSummary(model=model, done=tuple(done), failed=tuple(failed))
     tasks.publish_markdown(
-        tasks.artifact_key("reprocess", Path(model).stem),
+        tasks.artifact_key(
+            "reprocess", Path(model).stem if Path(model).suffix in _WEIGHTS else model
+        ),
         reprocess_markdown(summary),
         description=f"Reprocessing of {len(paths)} plates with {model}",
     )

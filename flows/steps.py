@@ -22,13 +22,11 @@ from hts.results import open_results
 
 __all__ = [
     "SegmentOutcome",
-    "analysis_available",
     "compute_endpoint_tables",
     "default_report_path",
     "default_results_path",
     "find_plates",
     "ingest_new_images",
-    "report_available",
     "segment_plate",
     "summarise_results",
     "write_html_report",
@@ -141,44 +139,72 @@ def summarise_results(results: Path | str) -> ResultsFigures:
     return results_figures(open_results(results))
 
 
+#: Third-party packages of the ``report`` extra: without them there are no endpoints or report.
+_REPORT_EXTRA = ("scipy", "lifelines", "matplotlib", "pyarrow")
+
+
 def _optional(module: str) -> Any | None:
-    """``hts.analysis`` and ``hts.report`` are optional (the ``report`` extra)."""
+    """``hts.analysis`` and ``hts.report``, or None where they (or their extra) are missing."""
     try:
         return importlib.import_module(module)
     except ImportError as exc:
-        log.info("%s is not available (%s)", module, exc)
+        log.warning("%s is not available (%s): install hts[report]", module, exc)
         return None
 
 
-def analysis_available() -> bool:
-    return _optional("hts.analysis") is not None
+def _missing_extra(exc: ModuleNotFoundError) -> bool:
+    return (exc.name or "").split(".")[0] in _REPORT_EXTRA
 
 
-def report_available() -> bool:
-    return _optional("hts.report") is not None
+def _endpoint_params(analysis: Any, params: dict[str, Any] | None) -> Any | None:
+    if not params:
+        return None
+    fields = {k: tuple(v) if isinstance(v, list) else v for k, v in params.items()}
+    return analysis.EndpointParams(**fields)
 
 
 def compute_endpoint_tables(
     results: Path | str, *, params: dict[str, Any] | None = None
 ) -> tuple[EndpointTable, ...] | None:
-    """Growth endpoints (relapse, SCP, growth delay) summarised; None without ``hts.analysis``.
+    """Growth endpoints (relapse, SCP, growth delay) as key-figure tables.
 
-    ``params`` are fields of ``hts.analysis.EndpointParams`` (defaults when None).
+    ``params`` are fields of ``hts.analysis.EndpointParams`` (defaults when None). None
+    where ``hts[report]`` is not installed.
     """
     analysis = _optional("hts.analysis")
     if analysis is None:
         return None
-    endpoint_params = None
-    if params:
-        fields = {k: tuple(v) if isinstance(v, list) else v for k, v in params.items()}
-        endpoint_params = analysis.EndpointParams(**fields)
-    endpoints = analysis.compute_endpoints(open_results(results), params=endpoint_params)
+    try:
+        endpoints = analysis.compute_endpoints(
+            open_results(results), params=_endpoint_params(analysis, params)
+        )
+    except ModuleNotFoundError as exc:
+        if not _missing_extra(exc):
+            raise
+        log.warning("no endpoints: %s (install hts[report])", exc)
+        return None
     return endpoint_tables(endpoints)
 
 
-def write_html_report(results: Path | str, out_html: Path | str) -> Path | None:
-    """The HTML report of a results store; None without ``hts.report``."""
+def write_html_report(
+    results: Path | str,
+    out_html: Path | str,
+    *,
+    params: dict[str, Any] | None = None,
+    plate: Path | str | None = None,
+) -> Path | None:
+    """The HTML report of a results store (``hts.report``); None without ``hts[report]``."""
     report = _optional("hts.report")
-    if report is None:
+    analysis = _optional("hts.analysis")
+    if report is None or analysis is None:
         return None
-    return Path(report.write_report(results, out_html))
+    try:
+        path = report.write_report(
+            results, out_html, params=_endpoint_params(analysis, params), plate_path=plate
+        )
+    except ModuleNotFoundError as exc:
+        if not _missing_extra(exc):
+            raise
+        log.warning("no HTML report: %s (install hts[report])", exc)
+        return None
+    return Path(path)

@@ -111,8 +111,10 @@ def compute_endpoints(
 
 
 @task(name="write-html-report", cache_policy=NO_CACHE)
-def write_html_report(results: str, out_html: str) -> str | None:
-    path = steps.write_html_report(results, out_html)
+def write_html_report(
+    results: str, out_html: str, *, params: dict[str, Any] | None = None, plate: str | None = None
+) -> str | None:
+    path = steps.write_html_report(results, out_html, params=params, plate=plate)
     if path is None:
         return None
     create_link_artifact(
