@@ -185,7 +185,10 @@ def compute_endpoints(results: xr.Dataset, *, params: EndpointParams | None = No
         per_arm["median_relapse_free_h"].append(km.median_h)
         per_arm["median_time_to_factor_h"].append(reach.median_h)
     control_median = _pooled_median(t_factor, followup, untreated, eval_times, params)
-    growth_delay = np.array(per_arm["median_time_to_factor_h"]) - control_median
+    # an untreated median beyond the window leaves every delay undetermined
+    growth_delay = np.array(per_arm["median_time_to_factor_h"]) - (
+        control_median if np.isfinite(control_median) else np.nan
+    )
 
     # --- per treated dose: SCP and the logistic fit -----------------------------------------
     treated = known & ~untreated & np.isfinite(dose)
@@ -204,7 +207,11 @@ def compute_endpoints(results: xr.Dataset, *, params: EndpointParams | None = No
         {
             **per_well,
             **{
-                k: ("arm_name", np.asarray(v), h if k.endswith("_h") else {})
+                k: (
+                    "arm_name",
+                    np.asarray(v, dtype=np.int64 if k.startswith("n_") else np.float64),
+                    h if k.endswith("_h") else {},
+                )
                 for k, v in per_arm.items()
             },
             "growth_delay_h": (

@@ -84,9 +84,8 @@ def growth_curves_figure(
             ax.plot(days[w][good], rel[w][good], color="0.55", lw=0.7, alpha=0.7)
             bad = excluded[w] & np.isfinite(rel[w])
             ax.plot(days[w][bad], rel[w][bad], "x", color="tab:red", ms=4, mew=1.0)
-            relapse_h = float(endpoints["relapse_time_h"].values[w])
-            if np.isfinite(relapse_h):
-                ax.axvline(relapse_h / _DAY_H, color="tab:orange", lw=0.4, alpha=0.4)
+            at = good & (curves["image_time_h"].values[w] == endpoints["relapse_time_h"].values[w])
+            ax.plot(days[w][at], rel[w][at], "o", color="tab:orange", ms=3, alpha=0.8)
         with np.errstate(all="ignore"):
             masked = np.where(usable[rows], rel[rows], np.nan)
             enough = np.isfinite(masked).sum(axis=0) > 0
@@ -106,6 +105,7 @@ def growth_curves_figure(
         axes[k // n_cols][k % n_cols].set_visible(False)
     if arms:
         axes[0][0].plot([], [], "x", color="tab:red", label="QC-flagged (not fitted)")
+        axes[0][0].plot([], [], "o", color="tab:orange", ms=3, label="relapse")
         axes[0][0].legend(fontsize=7, loc="upper left")
     return fig
 

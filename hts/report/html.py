@@ -236,7 +236,7 @@ def write_report(
             "Growth curves",
             _img(pngs["growth_curves"], "growth curves per arm")
             + '<p class="note">Grey: each spheroid (usable points); coloured: median per arm; '
-            "red crosses: QC-flagged points, shown but not fitted; orange lines: relapse times.</p>",
+            "red crosses: QC-flagged points, shown but not fitted; orange dots: relapse.</p>",
         ),
         ("Endpoints per arm", arm_table),
         (

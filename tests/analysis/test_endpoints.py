@@ -141,3 +141,11 @@ def test_recovery_on_long_plates(seed: int) -> None:
     )
     assert figures["fate_correct"] >= 0.95 and figures["time_within_interval"] >= 0.90
     assert figures["scd50_covered"] == 1.0
+
+
+def test_growth_delay_is_undetermined_when_the_untreated_median_is_not_reached() -> None:
+    _, results = _plate(30, 3, seed=4, flag_fraction=0.0)  # 48 h: nothing triples
+    endpoints = compute_endpoints(results)
+    assert np.isinf(endpoints.median_time_to_factor_h.values[0])
+    assert np.isnan(endpoints.growth_delay_h.values).all()
+    assert endpoints.n_spheroids.dtype == np.int64
