@@ -2,15 +2,17 @@
 
 Usage::
 
-    python benchmarks/throughput.py [--model unet-r34-v1] [--images 48] [--repeats 3]
+    python benchmarks/throughput.py [--model unet-r34-v1] [--images 96] [--repeats 3]
 
-1. Bare engines: the same preprocessed images through torch fp32, torch bf16 and ONNX
-   Runtime fp32 (batches of ``--batch``), median seconds per image over ``--repeats``, and
-   the Jaccard distance of each engine's masks to torch fp32's (the accuracy bound).
+1. Bare engines: the same preprocessed images through torch fp32, torch bf16, ONNX
+   Runtime fp32, OpenVINO fp32 and bf16 (batches of ``--batch``), median seconds per
+   image over ``--repeats``, and the Jaccard distance of each engine's masks to torch
+   fp32's (the accuracy bound).
 2. End to end: ``run_plate`` on a synthetic plate of ``--images`` images (read Zarr,
    preprocess, infer, post-process, write), local cluster of 1 worker x 2 threads and of
-   2 workers x 1 thread, redone ``--repeats`` times; seconds per image and the ratio to the
-   bare engine measured above with the same thread count.
+   2 workers x 1 thread, redone ``--repeats`` times; seconds per image in the steady state
+   (first finished block to last) and for the whole run (cluster start and model loads
+   included), and the ratio of the bare engine's time to the steady end-to-end time.
 Prints Markdown tables.
 """
 
@@ -60,6 +62,7 @@ def _engines(weights: Path, threads: int) -> dict[str, object]:
     import torch
 
     from hts.engines.onnxruntime_engine import OnnxRuntimeEngine
+    from hts.engines.openvino_engine import OpenVinoEngine
     from hts.engines.torch_engine import TorchEngine
 
     torch.set_num_threads(threads)
@@ -67,6 +70,8 @@ def _engines(weights: Path, threads: int) -> dict[str, object]:
         "torch fp32": TorchEngine(weights, precision="fp32"),
         "torch bf16": TorchEngine(weights, precision="bf16"),
         "onnxruntime fp32": OnnxRuntimeEngine(weights, threads=threads),
+        "openvino fp32": OpenVinoEngine(weights, precision="fp32", threads=threads),
+        "openvino bf16": OpenVinoEngine(weights, precision="bf16", threads=threads),
     }
 
 
@@ -107,22 +112,28 @@ def end_to_end(
     workers: int,
     threads: int,
     repeats: int,
-) -> list[float]:
+) -> tuple[list[float], list[float]]:
+    """Seconds per image of whole runs (cluster start and model loads included) and of the
+    steady state (from the first finished block to the last: what a long run sees)."""
     from hts.distributed.cluster import ClusterSpec
     from hts.distributed.run import run_plate
 
     results = workdir / "throughput_results.zarr"
-    times = []
+    whole, steady = [], []
     for _ in range(repeats):
         shutil.rmtree(results, ignore_errors=True)
+        done: list[tuple[float, int]] = []
         t0 = time.perf_counter()
         summary = run_plate(
             plate, results, segmenter=str(weights), engine=engine,
             cluster=ClusterSpec(n_workers=workers, threads_per_worker=threads), batch_size=4,
+            progress=lambda n, done=done: done.append((time.perf_counter(), n)),
         )  # fmt: skip
         n = sum(summary.counts.values())
-        times.append((time.perf_counter() - t0) / n)
-    return times
+        whole.append((time.perf_counter() - t0) / n)
+        after_first = sum(k for _, k in done[1:])
+        steady.append((done[-1][0] - done[0][0]) / after_first)
+    return whole, steady
 
 
 def main() -> None:
@@ -130,7 +141,7 @@ def main() -> None:
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--model", default="unet-r34-v1")
-    parser.add_argument("--images", type=int, default=48)
+    parser.add_argument("--images", type=int, default=96)
     parser.add_argument("--batch", type=int, default=4)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--workdir", type=Path, default=Path("benchmarks/results"))
@@ -156,12 +167,18 @@ def main() -> None:
     if args.skip_e2e:
         return
     print(
-        "\n| engine | workers x threads | end-to-end s/image (median) | runs | bare s/image | bare / end-to-end |"
+        "\n| engine | workers x threads | end-to-end s/image, steady (median) | runs | "
+        "whole run incl. start-up | bare s/image | bare / end-to-end (steady) |"
     )
-    print("|---|---|---:|---|---:|---:|")
-    for engine, bare_name in (("onnxruntime", "onnxruntime fp32"), ("torch", "torch bf16")):
+    print("|---|---|---:|---|---:|---:|---:|")
+    pairs = (
+        ("openvino", "openvino bf16"),
+        ("onnxruntime", "onnxruntime fp32"),
+        ("torch", "torch bf16"),
+    )
+    for engine, bare_name in pairs:
         for workers, threads in ((1, cpus), (cpus, 1)):
-            times = end_to_end(
+            whole, times = end_to_end(
                 plate,
                 args.workdir,
                 engine=engine,
@@ -174,7 +191,8 @@ def main() -> None:
             bare_s = b[bare_name]["s_per_image"]
             runs = ", ".join(f"{x:.3f}" for x in times)
             print(
-                f"| {engine} | {workers} x {threads} | {med:.3f} | {runs} | {bare_s:.3f} | {bare_s / med:.2f} |"
+                f"| {engine} | {workers} x {threads} | {med:.3f} | {runs} | "
+                f"{statistics.median(whole):.3f} | {bare_s:.3f} | {bare_s / med:.2f} |"
             )
 
 
