@@ -131,7 +131,7 @@ def _open(config: ClusterConfig, *, share_local: bool) -> Iterator[ClusterSpec]:
                     n_workers=config.n_workers or ClusterSpec().n_workers,
                     threads_per_worker=config.threads_per_worker,
                     processes=True,
-                    dashboard_address=None,
+                    dashboard_address=":0",  # any free port: never clash with another cluster
                 )
             )
         _wait(cluster.scheduler_address, config.wait_for_workers_s)

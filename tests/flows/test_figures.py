@@ -1,0 +1,96 @@
+"""Key figures from small hand-made datasets with known answers."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import xarray as xr
+
+from flows.figures import endpoint_tables, markdown_table, results_figures
+from hts.measure import QC_BITS
+from hts.results import Status
+
+OK, FAILED, PENDING, NO_IMAGE = Status.OK, Status.FAILED, Status.PENDING, Status.NO_IMAGE
+
+
+def _results() -> xr.Dataset:
+    """Three spheroids (two arms) x two days."""
+    status = np.array([[OK, OK], [OK, FAILED], [PENDING, NO_IMAGE]], dtype=np.int8)
+    border, multiple = 1 << QC_BITS["touches_border"], 1 << QC_BITS["multiple_objects"]
+    qc = np.array([[border, border | multiple], [0, multiple], [multiple, 0]], dtype=np.uint16)
+    diameter = np.array([[100.0, 120.0], [200.0, np.nan], [np.nan, np.nan]])
+    ds = xr.Dataset(
+        {
+            "status": (("well", "timepoint"), status),
+            "qc_flags": (("well", "timepoint"), qc),
+            "diameter_um": (("well", "timepoint"), diameter),
+        },
+        coords={
+            "arm": ("well", np.array(["untreated", "RT 5 Gy", "RT 5 Gy"], dtype=object)),
+            "day": ("timepoint", [0.0, 1.0]),
+        },
+        attrs={"plate": "P1"},
+    )
+    return ds
+
+
+def test_status_and_qc_counts_only_count_measured_images() -> None:
+    fig = results_figures(_results())
+    assert fig.plate == "P1" and (fig.n_positions, fig.n_timepoints) == (3, 2)
+    assert fig.last_day == 1.0
+    assert fig.status == {"pending": 1, "ok": 3, "failed": 1, "no_image": 1}
+    # the flags of the failed and the pending slot do not count
+    assert fig.qc_flags["touches_border"] == 2 and fig.qc_flags["multiple_objects"] == 1
+    assert fig.qc_flags_last == {
+        **dict.fromkeys(QC_BITS, 0),
+        "touches_border": 1,
+        "multiple_objects": 1,
+    }
+    assert fig.n_flagged == 2 and fig.n_ok == 3
+
+
+def test_arms_give_median_diameters_at_first_and_latest_time_point() -> None:
+    arms = {a.arm: a for a in results_figures(_results()).arms}
+    assert arms["untreated"].n_spheroids == 1
+    assert (
+        arms["untreated"].median_diameter_first_um,
+        arms["untreated"].median_diameter_last_um,
+    ) == (
+        100.0,
+        120.0,
+    )
+    assert arms["RT 5 Gy"].n_spheroids == 2
+    assert arms["RT 5 Gy"].median_diameter_first_um == 200.0
+    assert math.isnan(arms["RT 5 Gy"].median_diameter_last_um)  # nothing measured: n/a
+
+
+def test_endpoint_tables_group_by_dimension_and_leave_curves_out() -> None:
+    endpoints = xr.Dataset(
+        {
+            "fate": ("well", np.array(["relapse", "control", "relapse"], dtype=object)),
+            "relapse_time_h": ("well", [48.0, np.nan, 96.0], {"units": "h"}),
+            "n_relapsed": ("arm_name", [0, 2]),
+            "median_relapse_free_h": ("arm_name", [np.inf, 72.0], {"units": "h"}),
+            "scp": ("dose_level", [0.0]),
+            "relapse_free": (("arm_name", "timepoint"), np.ones((2, 2))),
+            "scd50": ((), np.nan, {"units": "Gy"}),
+        },
+        coords={"arm_name": ["untreated", "RT 5 Gy"], "dose_level": [5.0]},
+    )
+    tables = {t.title: t for t in endpoint_tables(endpoints)}
+    assert set(tables) == {"per arm_name", "per dose_level", "plate", "per spheroid"}
+    arm = tables["per arm_name"]
+    assert arm.header == ("arm_name", "n_relapsed", "median_relapse_free_h (h)")
+    assert arm.rows == (("untreated", "0", "inf"), ("RT 5 Gy", "2", "72"))
+    assert tables["per dose_level"].rows == (("5.0", "0"),)
+    assert tables["plate"].rows == (("scd50 (Gy)", "n/a"),)
+    spheroid = {row[0]: row for row in tables["per spheroid"].rows}
+    assert spheroid["fate"][1] == "control 1, relapse 2"
+    assert spheroid["relapse_time_h (h)"][1:] == ("2 of 3", "72", "48 - 96")
+    assert all("relapse_free" not in t.header for t in tables.values())
+
+
+def test_markdown_table() -> None:
+    text = markdown_table(["a", "b"], [("x|y", 1.23456), ("z", float("nan"))])
+    assert text.splitlines() == ["| a | b |", "|---|---|", "| x/y | 1.235 |", "| z | n/a |"]
