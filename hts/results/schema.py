@@ -1,7 +1,7 @@
 """The results schema: per-spheroid measurements over time as an xarray Dataset.
 
 Dimensions are ``well`` (one spheroid position: a well, or a well's field when a plate has
-several fields) and ``time`` (the plate's imaging sessions, in the plate's order). Every
+several fields) and ``timepoint`` (the plate's imaging sessions, in the plate's order). Every
 image slot has a ``status``; measurements of a slot that is not ``OK`` are NaN.
 """
 
