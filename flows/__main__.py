@@ -1,0 +1,71 @@
+"""Run a flow once from the shell, against Prefect's ephemeral local API or ``PREFECT_API_URL``.
+
+    python -m flows nightly --source INCOMING --plate PLATE.zarr [--plate-map MAP.csv]
+    python -m flows reprocess --archive FOLDER | --plates A.zarr B.zarr  [--model unet]
+
+``--scheduler ADDRESS`` runs on an existing Dask cluster; otherwise local worker processes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from flows.cluster import ClusterConfig
+
+__all__ = ["main"]
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m flows", description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="flow", required=True)
+    for name in ("nightly", "reprocess"):
+        p = sub.add_parser(name)
+        p.add_argument("--model", default="unet", help="segmenter (default: unet)")
+        p.add_argument("--engine", help="inference engine (default: automatic)")
+        p.add_argument("--scheduler", help="address of a running Dask scheduler")
+        p.add_argument("--workers", type=int, help="local worker processes (default: cores)")
+        p.add_argument("--retries", type=int, default=2)
+        if name == "nightly":
+            p.add_argument("--source", required=True, help="folder the microscope writes to")
+            p.add_argument("--plate", required=True, help="the plate, PLATE.zarr")
+            p.add_argument("--plate-map", help="plate map CSV")
+            p.add_argument("--pixel-size-um", type=float)
+        else:
+            p.add_argument("--plates", nargs="+", help="plates to reprocess")
+            p.add_argument("--archive", help="folder searched for plates")
+            p.add_argument("--force", action="store_true", help="redo images of this model too")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    cluster = ClusterConfig(scheduler=args.scheduler, n_workers=args.workers)
+    common = {
+        "model": args.model,
+        "engine": args.engine,
+        "cluster": cluster,
+        "retries": args.retries,
+    }
+    if args.flow == "nightly":
+        from flows.nightly import nightly_markdown, nightly_screen
+
+        summary = nightly_screen(
+            source=args.source,
+            plate=args.plate,
+            plate_map=args.plate_map,
+            pixel_size_um=args.pixel_size_um,
+            **common,
+        )
+        sys.stdout.write(nightly_markdown(summary))
+        return 0
+    from flows.reprocess import reprocess_archive, reprocess_markdown
+
+    result = reprocess_archive(plates=args.plates, archive=args.archive, force=args.force, **common)
+    sys.stdout.write(reprocess_markdown(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
