@@ -31,16 +31,11 @@ os.environ.update(OFFLINE_PREFECT)
 os.environ["HTS_TEST_PREFECT_HOME"] = OFFLINE_PREFECT["PREFECT_HOME"]
 os.environ.pop("PREFECT_API_URL", None)  # never a user's server or Prefect Cloud
 os.environ.pop("PREFECT_API_KEY", None)
-# the worker processes of the session's Dask cluster inherit these
-os.environ["HTS_TEST_DELAY_S"] = "0"  # hts.testing:slow_classical = classical, renamed
 os.environ.setdefault("DASK_LOGGING__DISTRIBUTED", "warning")
 
 import pytest  # noqa: E402
 
 from hts.synth import SyntheticPlate, write_synthetic_plate  # noqa: E402
-
-#: A second segmenter with its own model id (results equal classical's): "another model version".
-OTHER_MODEL = "hts.testing:slow_classical"
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -56,15 +51,30 @@ def prefect_harness() -> Iterator[None]:
         yield
 
 
+@pytest.fixture(autouse=True)
+def _undelayed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``hts.testing:slow_classical`` without its delay: classical's results under another
+    model id (for Dask workers started during the test, which inherit this environment)."""
+    monkeypatch.setenv("HTS_TEST_DELAY_S", "0")
+
+
 @pytest.fixture(scope="session")
 def scheduler() -> Iterator[str]:
     """Address of a real Dask cluster: two worker processes, shared by the session's flows."""
     from distributed import LocalCluster
 
-    with LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
-    ) as cluster:
-        yield cluster.scheduler_address
+    before = os.environ.get("HTS_TEST_DELAY_S")
+    os.environ["HTS_TEST_DELAY_S"] = "0"  # its workers inherit it (see _undelayed)
+    try:
+        with LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
+        ) as cluster:
+            yield cluster.scheduler_address
+    finally:
+        if before is None:
+            os.environ.pop("HTS_TEST_DELAY_S", None)
+        else:
+            os.environ["HTS_TEST_DELAY_S"] = before
 
 
 @pytest.fixture(scope="session")
