@@ -6,6 +6,7 @@ and out of ``~/.prefect`` is set here, before any test module imports ``prefect`
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 import tempfile
@@ -15,10 +16,14 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
+_HOME = os.environ.get("HTS_TEST_PREFECT_HOME")
+if _HOME is None:
+    _HOME = tempfile.mkdtemp(prefix="hts-prefect-")
+    atexit.register(shutil.rmtree, _HOME, ignore_errors=True)
+
 #: Environment for every Prefect process of the tests (this one, servers, workers).
 OFFLINE_PREFECT = {
-    "PREFECT_HOME": os.environ.get("HTS_TEST_PREFECT_HOME")
-    or tempfile.mkdtemp(prefix="hts-prefect-"),
+    "PREFECT_HOME": _HOME,
     "PREFECT_SERVER_ANALYTICS_ENABLED": "false",  # no telemetry from the server
     "DO_NOT_TRACK": "1",  # nor from the client
     "PREFECT_SERVER_UI_ENABLED": "false",
