@@ -55,7 +55,8 @@ def dask_client(spec: ClusterSpec | None = None) -> Iterator[Any]:
     spec = spec or ClusterSpec()
     if spec.scheduler:
         log.info("connecting to Dask scheduler %s", spec.scheduler)
-        with Client(spec.scheduler) as client:
+        # not Dask's default client: runs of several plates in threads close in any order
+        with Client(spec.scheduler, set_as_default=False) as client:
             yield client
         return
     log.info("starting %r", spec)
@@ -68,7 +69,7 @@ def dask_client(spec: ClusterSpec | None = None) -> Iterator[Any]:
             dashboard_address=None,
             resources=spec.resources,
         ) as cluster,
-        Client(cluster) as client,
+        Client(cluster, set_as_default=False) as client,
     ):
         yield client
 
