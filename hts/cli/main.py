@@ -177,7 +177,7 @@ def _build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_export)
 
     p = sub.add_parser(
-        "demo", help="synthesise, ingest and segment a demo plate, then summarise it"
+        "demo", help="synthesise, ingest and segment a demo plate, summarise it, write a report"
     )
     p.add_argument(
         "--dir", type=Path, default=Path("demo"), help="working folder (default: ./demo)"
@@ -388,8 +388,17 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     status = _cmd_ingest(ingest_args)
     run_args = argparse.Namespace(**vars(args), plate=plate, results=None, redo=False, batch_size=8)
     status = max(status, _cmd_run(run_args))
+    results = _default_results(plate)
     print()
-    print(summarise_results(_default_results(plate)))
+    print(summarise_results(results))
+    try:
+        from hts.report import write_report
+
+        report = write_report(results, base / "report.html", plate_path=plate)
+    except ImportError as exc:  # the report extra is not installed
+        log.warning("no report (%s); install hts[report] for it", exc)
+        return status
+    print(f"report: {report}  (growth curves, endpoints, QC; opens offline in a browser)")
     return status
 
 

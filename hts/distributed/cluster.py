@@ -112,7 +112,7 @@ def map_bounded(
         return future
 
     futures = [f for f in (submit_next() for _ in range(max_in_flight)) if f is not None]
-    queue = as_completed(futures)
+    queue = as_completed(futures, loop=client.loop)  # this client, not Dask's default
     for future in queue:
         item = pending.pop(future)
         try:

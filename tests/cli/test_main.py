@@ -114,3 +114,16 @@ def test_analysis_and_report_import_no_plotting_or_fitting_library() -> None:
         "assert not heavy, heavy\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_demo_runs_end_to_end_and_writes_a_report(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pytest.importorskip("matplotlib")
+    demo = tmp_path / "demo"
+    argv = ["-q", "demo", "--dir", str(demo), "--wells", "4", "--days", "3"]
+    assert main([*argv, "--model", "classical", "--workers", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "12 ok" in out and "report:" in out
+    html = (demo / "report.html").read_text()
+    assert html.startswith("<!DOCTYPE html>") and "data:image/png;base64," in html
