@@ -29,7 +29,7 @@ from training.data import Dataset
 from training.losses import make_loss
 from training.optim import lr_range_test, make_optimizer
 
-__all__ = ["TrainConfig", "train"]
+__all__ = ["TrainConfig", "past_peak", "train"]
 
 log = logging.getLogger(__name__)
 
@@ -50,12 +50,25 @@ class TrainConfig:
     #: Fraction of crops centred near the spheroid; the rest fall anywhere in the image, so
     #: the network also learns what is not a spheroid (well walls, bubbles, far debris).
     object_crop_fraction: float = 0.75
+    #: Early stopping: epochs without a better validation JCD, counted only once the
+    #: one-cycle schedule has passed its peak learning rate (before it, validation swings
+    #: with the rising rate; a first run here stopped at the peak, 12 epochs after an
+    #: early best, before the rate had come down at all).
     patience: int = 6
     bf16: bool = True
     threads: int = 2
     seed: int = 0
     model_id: str = "unet-r34"
     time_budget_s: float | None = None  # stop (and keep the best so far) after this long
+
+
+#: Fraction of the one-cycle schedule spent rising to the peak rate (OneCycleLR's default).
+_PEAK_FRACTION = 0.3
+
+
+def past_peak(epoch: int, epochs: int) -> bool:
+    """Whether ``epoch`` (1-based) ends after the one-cycle schedule's peak learning rate."""
+    return epoch > _PEAK_FRACTION * epochs
 
 
 def _transform(image: np.ndarray, kind: int) -> np.ndarray:
@@ -210,7 +223,10 @@ def train(
         log.info("LR range test: max_lr %.2e", state["max_lr"])
     optimizer = make_optimizer(config.optimizer, model.parameters(), state["max_lr"])
     scheduler = torch.optim.lr_scheduler.OneCycleLR(
-        optimizer, max_lr=state["max_lr"], total_steps=config.epochs * config.steps_per_epoch
+        optimizer,
+        max_lr=state["max_lr"],
+        total_steps=config.epochs * config.steps_per_epoch,
+        pct_start=_PEAK_FRACTION,
     )
     if last.exists():
         optimizer.load_state_dict(ckpt["optimizer"])
@@ -254,7 +270,7 @@ def train(
                 val_jcd=row["val_jcd"],
                 epoch=state["epoch"],
             )
-        else:
+        elif past_peak(state["epoch"], config.epochs):
             state["bad_epochs"] += 1
         torch.save(
             {

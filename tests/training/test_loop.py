@@ -14,7 +14,7 @@ pytest.importorskip("segmentation_models_pytorch")
 from hts.segment.unet import load_weights  # noqa: E402
 from hts.testing import disk_image  # noqa: E402
 from training.data import Dataset  # noqa: E402
-from training.loop import TrainConfig, train  # noqa: E402
+from training.loop import TrainConfig, past_peak, train  # noqa: E402
 from training.optim import Lookahead, lr_range_test  # noqa: E402
 
 
@@ -82,3 +82,9 @@ def test_lookahead_and_lr_range_test() -> None:
     suggested, history = lr_range_test(step, start=1e-4, end=10.0, n=30)
     assert 1e-5 < suggested < 1.0
     assert len(history) <= 30
+
+
+def test_early_stopping_waits_for_the_learning_rate_peak() -> None:
+    """Epochs before the one-cycle peak (30 % of the run) never count towards patience."""
+    assert [e for e in range(1, 41) if not past_peak(e, 40)] == list(range(1, 13))
+    assert past_peak(13, 40) and past_peak(2, 2)
