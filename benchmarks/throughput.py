@@ -5,7 +5,7 @@ Usage::
     python benchmarks/throughput.py [--model unet-r34-v1] [--images 96] [--repeats 3]
 
 1. Bare engines: the same preprocessed images through torch fp32, torch bf16, ONNX
-   Runtime fp32, OpenVINO fp32 and bf16 (batches of ``--batch``), median seconds per
+   Runtime fp32 and OpenVINO bf16 (batches of ``--batch``), median seconds per
    image over ``--repeats``, and the Jaccard distance of each engine's masks to torch
    fp32's (the accuracy bound).
 2. End to end: ``run_plate`` on a synthetic plate of ``--images`` images (read Zarr,
@@ -70,7 +70,6 @@ def _engines(weights: Path, threads: int) -> dict[str, object]:
         "torch fp32": TorchEngine(weights, precision="fp32"),
         "torch bf16": TorchEngine(weights, precision="bf16"),
         "onnxruntime fp32": OnnxRuntimeEngine(weights, threads=threads),
-        "openvino fp32": OpenVinoEngine(weights, precision="fp32", threads=threads),
         "openvino bf16": OpenVinoEngine(weights, precision="bf16", threads=threads),
     }
 
