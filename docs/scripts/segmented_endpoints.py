@@ -11,7 +11,6 @@ SCD50 with its 95 % interval against the true SCD50; also the same figures for t
 """
 
 import argparse
-import shutil
 import time
 from pathlib import Path
 
@@ -50,12 +49,14 @@ def main() -> None:
             options=IngestOptions(plate_map=source / "plate_map.csv"),
             cluster=ClusterSpec(n_workers=1, threads_per_worker=2, processes=False),
         )
-    truth = pd.read_csv(source / "spheroids.csv").set_index("well")
+    truth = pd.read_csv(source / "spheroids.csv")
+    # spheroids.csv names wells as the microscope's files do (B2); the results store pads (B02)
+    truth["well"] = [f"{w[0]}{int(w[1:]):02d}" for w in truth["well"]]
+    truth = truth.set_index("well")
     true_scd50 = Scenario().true_scd50_gy
 
     for model in [args.model, *(["classical"] if args.baseline else [])]:
         results = args.workdir / f"results_{model.replace('/', '_')}.zarr"
-        shutil.rmtree(results, ignore_errors=True)
         t0 = time.perf_counter()
         summary = run_plate(plate, results, segmenter=model, cluster=ClusterSpec(n_workers=1))
         wall = time.perf_counter() - t0
