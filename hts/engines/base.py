@@ -12,7 +12,14 @@ from typing import Protocol
 
 import numpy as np
 
-__all__ = ["Engine", "available_engines", "check_batch", "get_engine", "register_engine"]
+__all__ = [
+    "Engine",
+    "available_engines",
+    "check_batch",
+    "get_engine",
+    "onnx_input",
+    "register_engine",
+]
 
 
 class Engine(Protocol):
@@ -32,6 +39,12 @@ def check_batch(batch: np.ndarray) -> np.ndarray:
     if array.ndim != 3 or array.dtype != np.uint8:
         raise ValueError(f"expected a (B, Y, X) uint8 batch, got {array.shape} {array.dtype}")
     return np.ascontiguousarray(array)
+
+
+def onnx_input(batch: np.ndarray) -> np.ndarray:
+    """A checked ``(B, Y, X)`` uint8 batch as the ONNX export's input: ``(B, 1, Y, X)``
+    float32 in [0, 1]."""
+    return check_batch(batch)[:, None].astype(np.float32) / np.float32(255.0)
 
 
 _ENGINES: dict[str, Callable[[Path], Engine]] = {}

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from hts.engines.base import check_batch
+from hts.engines.base import onnx_input
 from hts.engines.cache import resolve_cache_dir
 from hts.engines.onnx_export import INPUT_NAME, OUTPUT_NAME, cached_onnx
 
@@ -102,10 +102,9 @@ class OnnxRuntimeEngine:
         (B, Y, X) float32
             Probability of the spheroid class, in [0, 1].
         """
-        batch = check_batch(batch)
-        if len(batch) == 0:
-            return np.zeros(batch.shape, dtype=np.float32)
-        x = batch[:, None].astype(np.float32) / np.float32(255.0)
+        x = onnx_input(batch)
+        if len(x) == 0:
+            return np.zeros((0, *x.shape[2:]), dtype=np.float32)
         step = self.batch_size or len(x)
         parts = [
             self.session.run([OUTPUT_NAME], {INPUT_NAME: x[start : start + step]})[0]

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hts.engines.base import check_batch
+from hts.engines.base import onnx_input
 from hts.engines.cache import resolve_cache_dir
 from hts.engines.onnx_export import cached_onnx
 
@@ -98,10 +98,9 @@ class OpenVinoEngine:
         (B, Y, X) float32
             Probability of the spheroid class, in [0, 1].
         """
-        batch = check_batch(batch)
-        if len(batch) == 0:
-            return np.zeros(batch.shape, dtype=np.float32)
-        x = batch[:, None].astype(np.float32) / np.float32(255.0)
+        x = onnx_input(batch)
+        if len(x) == 0:
+            return np.zeros((0, *x.shape[2:]), dtype=np.float32)
         result = self._request.infer({0: x})
         return np.array(result[self._compiled.output(0)], dtype=np.float32)
 
