@@ -25,6 +25,8 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/ingest.py
+	$(BIN)/python benchmarks/throughput.py --images 64
+	$(BIN)/python benchmarks/memory.py
 
 clean:
 	rm -rf demo .pytest_cache .mypy_cache .ruff_cache
