@@ -18,7 +18,7 @@ from flows.figures import EndpointTable, ResultsFigures, endpoint_tables, result
 from hts.distributed.cluster import ClusterSpec
 from hts.distributed.run import run_plate
 from hts.io import IngestOptions, IngestReport, PlateStore, ingest
-from hts.results import open_results
+from hts.results import default_results_path, open_results
 
 __all__ = [
     "SegmentOutcome",
@@ -56,12 +56,6 @@ class SegmentOutcome:
     @property
     def n_failed(self) -> int:
         return self.counts.get("failed", 0)
-
-
-def default_results_path(plate: Path | str) -> Path:
-    """``PLATE.results.zarr`` beside ``PLATE.zarr``: where ``hts run`` writes by default."""
-    plate = Path(plate)
-    return plate.with_name(plate.name.removesuffix(".zarr") + ".results.zarr")
 
 
 def default_report_path(results: Path | str) -> Path:

@@ -266,14 +266,11 @@ def _cmd_ingest(args: argparse.Namespace) -> int:
     return 0 if report.complete else EXIT_INCOMPLETE
 
 
-def _default_results(plate: Path) -> Path:
-    return plate.with_name(plate.name.removesuffix(".zarr") + ".results.zarr")
-
-
 def _cmd_run(args: argparse.Namespace) -> int:
     from hts.distributed.run import run_plate
+    from hts.results import default_results_path
 
-    results = args.results or _default_results(args.plate)
+    results = args.results or default_results_path(args.plate)
     bar: dict[str, Callable[[], None]] = {}
     holder: list[Callable[[int], None] | None] = [None]
 
@@ -375,6 +372,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
 def _cmd_demo(args: argparse.Namespace) -> int:
     from hts.cli.summary import summarise_results
+    from hts.results import default_results_path
 
     base: Path = args.dir
     synth_args = argparse.Namespace(**vars(args), out=base / "synthetic", plate="DEMO01")
@@ -388,7 +386,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     status = _cmd_ingest(ingest_args)
     run_args = argparse.Namespace(**vars(args), plate=plate, results=None, redo=False, batch_size=8)
     status = max(status, _cmd_run(run_args))
-    results = _default_results(plate)
+    results = default_results_path(plate)
     print()
     print(summarise_results(results))
     try:

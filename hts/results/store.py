@@ -21,7 +21,7 @@ from hts.io.omezarr import PlateStore
 from hts.results.schema import VARIABLES, position_label
 from hts.wells import WellId
 
-__all__ = ["Position", "ResultsStore", "open_results"]
+__all__ = ["Position", "ResultsStore", "default_results_path", "open_results"]
 
 RESULTS_SCHEMA_VERSION = 1
 _WELL_COORDS = (
@@ -231,6 +231,12 @@ class ResultsStore:
             )
         for name, data in values.items():
             self._root[name][wells, t] = data
+
+
+def default_results_path(plate: Path | str) -> Path:
+    """``PLATE.results.zarr`` beside ``PLATE.zarr``: where ``hts run`` writes by default."""
+    plate = Path(plate)
+    return plate.with_name(plate.name.removesuffix(".zarr") + ".results.zarr")
 
 
 def open_results(path: Path | str) -> Any:
