@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -26,11 +27,12 @@ logger = logging.getLogger(__name__)
 _PRECISIONS = {"bf16": "bf16", "fp32": "f32"}
 
 
-def cpu_has_bf16() -> bool:
+def cpu_has_bf16(core: Any = None) -> bool:
     """Whether OpenVINO's CPU plugin can run bf16 here (AMX or AVX-512 bf16 units)."""
     import openvino as ov
 
-    return "BF16" in ov.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
+    core = core or ov.Core()
+    return "BF16" in core.get_property("CPU", "OPTIMIZATION_CAPABILITIES")
 
 
 class OpenVinoEngine:
@@ -60,14 +62,14 @@ class OpenVinoEngine:
     ) -> None:
         import openvino as ov
 
-        precision = precision or ("bf16" if cpu_has_bf16() else "fp32")
+        core = ov.Core()
+        precision = precision or ("bf16" if cpu_has_bf16(core) else "fp32")
         if precision not in _PRECISIONS:
             raise ValueError(f"precision must be one of {sorted(_PRECISIONS)}, got {precision!r}")
         self.precision = precision
         self.onnx_path = cached_onnx(weights, cache_dir=cache_dir)
         if threads is None and os.environ.get("OMP_NUM_THREADS", "").isdigit():
             threads = int(os.environ["OMP_NUM_THREADS"])
-        core = ov.Core()
         model = core.read_model(str(self.onnx_path))
         self.model_id = _model_id(model, default=Path(weights).stem)
         config: dict[str, str] = {
