@@ -132,12 +132,12 @@ def run_plate(
     on_plan
         Called once with the number of slots planned.
     """
-    from hts.segment.registry import get_segmenter
+    from hts.segment.registry import segmenter_model_id
 
     plate = PlateStore(plate_path)
     if plate.pixel_size_um is None:
         raise ValueError(f"{plate_path}: plate has no pixel size; re-ingest with --pixel-size-um")
-    model_id = get_segmenter(segmenter, engine).model_id
+    model_id = segmenter_model_id(segmenter, engine)  # workers load the model, not the client
     with RunLock(results_path):
         store = ResultsStore.sync(results_path, plate, wells_per_chunk=wells_per_chunk)
         present, time_h = image_slots(plate, store)

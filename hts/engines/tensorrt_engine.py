@@ -24,6 +24,7 @@ import numpy as np
 from hts.engines.base import check_batch
 from hts.engines.cache import atomic_write_bytes, exclusive_lock, file_digest, resolve_cache_dir
 from hts.engines.onnx_export import INPUT_NAME, OUTPUT_NAME, cached_onnx
+from hts.models.paths import weights_model_id
 
 __all__ = ["ShapeProfile", "TensorRTEngine"]
 
@@ -111,7 +112,7 @@ class TensorRTEngine:
         self._stream = torch.cuda.Stream(self.device)
         self._input_dtype = _torch_dtype(self._engine.get_tensor_dtype(INPUT_NAME))
         self._output_dtype = _torch_dtype(self._engine.get_tensor_dtype(OUTPUT_NAME))
-        self.model_id = _model_id(weights, onnx_path)
+        self.model_id = weights_model_id(weights)
 
     @property
     def name(self) -> str:
@@ -235,15 +236,6 @@ class TensorRTEngine:
 
     def _settings_tag(self) -> str:
         return f"{'fp16' if self.fp16 else 'fp32'}-b{self.max_batch}-{self.profile.tag()}"
-
-
-def _model_id(weights: Path | str, onnx_path: Path) -> str:
-    """The ``model_id`` in the ONNX metadata, else the weight file's stem."""
-    import onnx
-
-    proto = onnx.load(str(onnx_path), load_external_data=False)
-    ids = [p.value for p in proto.metadata_props if p.key == "model_id"]
-    return ids[0] if ids else Path(weights).stem
 
 
 def _torch_dtype(trt_dtype: Any) -> Any:

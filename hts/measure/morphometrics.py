@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import cast
 
 import cv2
 import numpy as np
@@ -17,9 +18,12 @@ import numpy.typing as npt
 
 __all__ = [
     "DEFAULT_MIN_AREA_PX",
+    "LargestObject",
     "SpheroidMeasurement",
+    "find_largest",
     "largest_object",
     "measure_mask",
+    "measure_object",
 ]
 
 #: Objects with fewer pixels than this are ignored as specks: they are not counted in
@@ -79,43 +83,87 @@ class SpheroidMeasurement:
         return self.n_objects > 0
 
 
-def _outer_contours(mask: npt.ArrayLike) -> tuple[np.ndarray, tuple[Contour, ...]]:
-    """Validated (Y, X) uint8 copy of a mask and its outer contours (Suzuki-Abe)."""
+def _outer_contours(mask: npt.ArrayLike) -> tuple[tuple[int, int], tuple[Contour, ...]]:
+    """Shape of a validated (Y, X) mask and its outer contours (Suzuki-Abe)."""
     image = np.asarray(mask)
     if image.ndim != 2:
         raise ValueError(f"mask must be 2-D (Y, X), got shape {image.shape}")
-    binary = (image != 0).astype(np.uint8)
+    binary: npt.NDArray[np.uint8] = np.ascontiguousarray(
+        image if image.dtype == np.bool_ else image != 0
+    ).view(np.uint8)
     contours, _ = cv2.findContours(binary, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
-    return binary, tuple(contours)
+    # OpenCV's stubs type contours loosely; with CHAIN_APPROX_NONE they are int32 points.
+    return (int(image.shape[0]), int(image.shape[1])), cast("tuple[Contour, ...]", tuple(contours))
 
 
-def _largest(mask: npt.ArrayLike, *, min_area_px: int) -> tuple[BoolImage, Contour | None, int]:
-    """Filled largest object, its outer contour (or None) and the number of objects."""
+@dataclass(frozen=True)
+class LargestObject:
+    """The largest object of a mask, filled inside its outer border, kept as a crop.
+
+    Attributes
+    ----------
+    crop : (h, w) bool
+        The filled object inside its bounding box; empty (0, 0) when there is none.
+    box : (x, y, w, h)
+        Where ``crop`` lies in the mask, in pixels.
+    shape : (Y, X)
+        Shape of the whole mask.
+    contour : (N, 1, 2) int32 or None
+        The object's outer contour, (x, y) in the mask's pixels.
+    n_objects : int
+        Number of objects of at least the minimum area; 0 when there is none.
+    """
+
+    crop: BoolImage
+    box: tuple[int, int, int, int]
+    shape: tuple[int, int]
+    contour: Contour | None
+    n_objects: int
+
+    @property
+    def found(self) -> bool:
+        """Whether the mask held an object."""
+        return self.contour is not None
+
+    def full(self) -> BoolImage:
+        """The filled object as a ``(Y, X)`` mask of the whole image."""
+        out = np.zeros(self.shape, dtype=bool)
+        x, y, w, h = self.box
+        out[y : y + h, x : x + w] = self.crop
+        return out
+
+
+def find_largest(mask: npt.ArrayLike, *, min_area_px: int = DEFAULT_MIN_AREA_PX) -> LargestObject:
+    """The largest object of a mask (see `largest_object`), without building full-size images.
+
+    Each outer contour is filled in its own bounding box: the fills of outer contours never
+    overlap, so the pixel counts equal those of one labelled image, at the cost of the
+    objects' boxes rather than of the whole image per object.
+    """
     if min_area_px < 1:
         raise ValueError(f"min_area_px must be >= 1, got {min_area_px}")
-    binary, contours = _outer_contours(mask)
-    filled = np.zeros(binary.shape, dtype=bool)
-    if not contours:
-        return filled, None, 0
-    labels = np.zeros(binary.shape, dtype=np.int32)
-    candidates: list[int] = []
-    for index, contour in enumerate(contours):
+    shape, contours = _outer_contours(mask)
+    best: tuple[int, Contour, tuple[int, int, int, int], np.ndarray] | None = None
+    n_objects = 0
+    for contour in contours:
         # Pick's theorem bounds the filled pixel count by the polygon area plus the number
         # of boundary points (+1); skipping specks below that bound saves a fill each.
         if cv2.contourArea(contour) + len(contour) + 1 < min_area_px:
             continue
-        candidates.append(index)
-        cv2.drawContours(labels, contours, index, len(candidates), thickness=cv2.FILLED)
-    if not candidates:
-        return filled, None, 0
-    counts = np.bincount(labels.ravel(), minlength=len(candidates) + 1)[1:]
-    kept = np.flatnonzero(counts >= min_area_px)
-    if kept.size == 0:
-        return filled, None, 0
-    # argmax takes the first maximum, so ties are broken deterministically.
-    best = int(kept[np.argmax(counts[kept])])
-    filled = labels == best + 1
-    return filled, contours[candidates[best]], int(kept.size)
+        x, y, w, h = (int(v) for v in cv2.boundingRect(contour))
+        local = np.zeros((h, w), dtype=np.uint8)
+        cv2.drawContours(local, [contour], 0, 1, thickness=cv2.FILLED, offset=(-x, -y))
+        count = int(np.count_nonzero(local))
+        if count < min_area_px:
+            continue
+        n_objects += 1
+        # Strictly larger: ties go to the first in OpenCV's contour order (deterministic).
+        if best is None or count > best[0]:
+            best = (count, contour, (x, y, w, h), local)
+    if best is None:
+        return LargestObject(np.zeros((0, 0), dtype=bool), (0, 0, 0, 0), shape, None, 0)
+    _, contour, box, local = best
+    return LargestObject(local.view(bool), box, shape, contour, n_objects)
 
 
 def largest_object(
@@ -141,12 +189,37 @@ def largest_object(
     n_objects : int
         Number of objects of at least ``min_area_px`` pixels.
     """
-    filled, _, n_objects = _largest(mask, min_area_px=min_area_px)
-    return filled, n_objects
+    found = find_largest(mask, min_area_px=min_area_px)
+    return found.full(), found.n_objects
 
 
-def _touches_border(filled: BoolImage) -> bool:
-    return bool(filled[0].any() or filled[-1].any() or filled[:, 0].any() or filled[:, -1].any())
+def measure_object(found: LargestObject, *, pixel_size_um: float) -> SpheroidMeasurement:
+    """Measure the object `find_largest` returned; see `measure_mask`."""
+    if not (pixel_size_um > 0 and math.isfinite(pixel_size_um)):
+        raise ValueError(f"pixel_size_um must be a positive number, got {pixel_size_um}")
+    if found.contour is None:
+        return SpheroidMeasurement.no_object()
+    area_px = int(np.count_nonzero(found.crop))
+    perimeter_px = float(cv2.arcLength(found.contour, closed=True))
+    circularity = (
+        min(1.0, 4.0 * math.pi * area_px / perimeter_px**2) if perimeter_px > 0 else math.nan
+    )
+    moments = cv2.moments(found.crop.view(np.uint8), binaryImage=True)
+    x, y, w, h = found.box
+    area_um2 = area_px * pixel_size_um**2
+    diameter_um = math.sqrt(4.0 * area_um2 / math.pi)
+    return SpheroidMeasurement(
+        area_um2=area_um2,
+        perimeter_um=perimeter_px * pixel_size_um,
+        diameter_um=diameter_um,
+        volume_um3=math.pi * diameter_um**3 / 6.0,
+        circularity=circularity,
+        centroid_y_px=y + moments["m01"] / moments["m00"],
+        centroid_x_px=x + moments["m10"] / moments["m00"],
+        n_objects=found.n_objects,
+        # The filled object reaches the border exactly when its box does.
+        touches_border=x == 0 or y == 0 or x + w == found.shape[1] or y + h == found.shape[0],
+    )
 
 
 def measure_mask(
@@ -180,27 +253,4 @@ def measure_mask(
     SpheroidMeasurement
         ``SpheroidMeasurement.no_object()`` when the mask holds no object.
     """
-    if not (pixel_size_um > 0 and math.isfinite(pixel_size_um)):
-        raise ValueError(f"pixel_size_um must be a positive number, got {pixel_size_um}")
-    filled, contour, n_objects = _largest(mask, min_area_px=min_area_px)
-    if contour is None:
-        return SpheroidMeasurement.no_object()
-    area_px = int(np.count_nonzero(filled))
-    perimeter_px = float(cv2.arcLength(contour, closed=True))
-    circularity = (
-        min(1.0, 4.0 * math.pi * area_px / perimeter_px**2) if perimeter_px > 0 else math.nan
-    )
-    moments = cv2.moments(filled.view(np.uint8), binaryImage=True)
-    area_um2 = area_px * pixel_size_um**2
-    diameter_um = math.sqrt(4.0 * area_um2 / math.pi)
-    return SpheroidMeasurement(
-        area_um2=area_um2,
-        perimeter_um=perimeter_px * pixel_size_um,
-        diameter_um=diameter_um,
-        volume_um3=math.pi * diameter_um**3 / 6.0,
-        circularity=circularity,
-        centroid_y_px=moments["m01"] / moments["m00"],
-        centroid_x_px=moments["m10"] / moments["m00"],
-        n_objects=n_objects,
-        touches_border=_touches_border(filled),
-    )
+    return measure_object(find_largest(mask, min_area_px=min_area_px), pixel_size_um=pixel_size_um)

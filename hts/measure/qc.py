@@ -6,13 +6,14 @@ them changes the measurement itself.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
 import numpy.typing as npt
 
-from hts.measure.morphometrics import SpheroidMeasurement, largest_object
+from hts.measure.morphometrics import LargestObject, SpheroidMeasurement, find_largest
 
 __all__ = ["QC_BITS", "QCFlags", "contour_margin", "focus_measure", "qc_flags"]
 
@@ -92,6 +93,74 @@ def _band(object_mask: npt.NDArray[np.bool_], *, band_px: int) -> npt.NDArray[np
     return (outer != 0) & (inner == 0)
 
 
+#: Defaults of `focus_measure`: border band half-width and Gaussian sigma, in pixels.
+_FOCUS_BAND_PX = 5
+_FOCUS_SMOOTH_PX = 2.0
+
+Box = tuple[int, int, int, int]  # (x, y, w, h) in pixels, as OpenCV's boundingRect
+
+
+def _box_of(object_mask: npt.NDArray[np.bool_]) -> Box:
+    x, y, w, h = cv2.boundingRect(object_mask.view(np.uint8))
+    return int(x), int(y), int(w), int(h)
+
+
+def _window(
+    crop: npt.NDArray[np.bool_], box: Box, shape: tuple[int, ...], pad: int
+) -> tuple[tuple[slice, slice], npt.NDArray[np.bool_]]:
+    """The object's box grown by ``pad`` (clipped to ``shape``) and the object within it.
+
+    Border kernels need only pixels within their reach of the object, so computing them on
+    this window gives what the whole image gives, at the cost of the object's size.
+    """
+    x, y, w, h = box
+    y0, x0 = max(0, y - pad), max(0, x - pad)
+    rows = slice(y0, min(shape[0], y + h + pad))
+    cols = slice(x0, min(shape[1], x + w + pad))
+    inside = np.zeros((rows.stop - rows.start, cols.stop - cols.start), dtype=bool)
+    inside[y - y0 : y - y0 + h, x - x0 : x - x0 + w] = crop
+    return (rows, cols), inside
+
+
+def _margin(
+    probability: npt.NDArray[np.float32], crop: npt.NDArray[np.bool_], box: Box, band_px: int
+) -> float:
+    where, inside = _window(crop, box, probability.shape, band_px + 1)
+    band = _band(inside, band_px=band_px)
+    if not band.any():
+        return float("nan")
+    return float(np.mean(np.abs(probability[where][band] - 0.5)) * 2.0)
+
+
+def _focus(
+    image: np.ndarray,
+    object_at: tuple[npt.NDArray[np.bool_], Box] | None,
+    band_px: int,
+    smooth_px: float,
+) -> float:
+    band: npt.NDArray[np.bool_] | None = None
+    work = image
+    if object_at is not None:
+        # Reach of the band, the Gaussian (OpenCV's kernel radius is at most 4 sigma + 1)
+        # and the Laplacian around the object.
+        pad = band_px + math.ceil(4.0 * smooth_px) + 2
+        where, inside = _window(*object_at, image.shape, pad)
+        band = _band(inside, band_px=band_px)
+        if not band.any():
+            return float("nan")
+        work = image[where]
+    # Exposure from the whole image (every other pixel is plenty), detail near the object.
+    lo, hi = (float(v) for v in np.percentile(image[::2, ::2], [0.5, 99.5]))
+    if hi <= lo:
+        return 0.0
+    normalised = work.astype(np.float32)
+    normalised -= np.float32(lo)
+    normalised *= np.float32(1.0 / (hi - lo))
+    smooth = cv2.GaussianBlur(normalised, (0, 0), sigmaX=smooth_px)
+    laplacian = cv2.Laplacian(smooth, cv2.CV_32F, ksize=1)
+    return float(laplacian[band].var() if band is not None else laplacian.var())
+
+
 def contour_margin(
     probability: npt.ArrayLike, object_mask: npt.ArrayLike, *, band_px: int = 3
 ) -> float:
@@ -118,18 +187,16 @@ def contour_margin(
         raise ValueError(f"shapes differ: probability {p.shape}, mask {obj.shape}")
     if band_px < 1:
         raise ValueError(f"band_px must be >= 1, got {band_px}")
-    band = _band(obj, band_px=band_px)
-    if not band.any():
-        return float("nan")
-    return float(np.mean(np.abs(p[band] - 0.5)) * 2.0)
+    box = _box_of(obj)
+    return _margin(p, obj[box[1] : box[1] + box[3], box[0] : box[0] + box[2]], box, band_px)
 
 
 def focus_measure(
     image: npt.ArrayLike,
     object_mask: npt.ArrayLike | None = None,
     *,
-    band_px: int = 5,
-    smooth_px: float = 2.0,
+    band_px: int = _FOCUS_BAND_PX,
+    smooth_px: float = _FOCUS_SMOOTH_PX,
 ) -> float:
     """Variance of the Laplacian of a normalised image: high when in focus.
 
@@ -160,23 +227,14 @@ def focus_measure(
     array = np.asarray(image)
     if array.ndim != 2:
         raise ValueError(f"image must be 2-D (Y, X), got shape {array.shape}")
-    band: npt.NDArray[np.bool_] | None = None
+    object_at: tuple[npt.NDArray[np.bool_], Box] | None = None
     if object_mask is not None:
         obj = np.asarray(object_mask) != 0
         if obj.shape != array.shape:
             raise ValueError(f"shapes differ: image {array.shape}, mask {obj.shape}")
-        band = _band(obj, band_px=band_px)
-        if not band.any():
-            return float("nan")
-    work = array.astype(np.float32)
-    lo, hi = (float(v) for v in np.percentile(work[::2, ::2], [0.5, 99.5]))
-    if hi <= lo:
-        return 0.0
-    work -= np.float32(lo)
-    work *= np.float32(1.0 / (hi - lo))
-    smooth = cv2.GaussianBlur(work, (0, 0), sigmaX=smooth_px)
-    laplacian = cv2.Laplacian(smooth, cv2.CV_32F, ksize=1)
-    return float(laplacian[band].var() if band is not None else laplacian.var())
+        box = _box_of(obj)
+        object_at = obj[box[1] : box[1] + box[3], box[0] : box[0] + box[2]], box
+    return _focus(array, object_at, band_px, smooth_px)
 
 
 def qc_flags(
@@ -188,6 +246,7 @@ def qc_flags(
     min_margin: float = 0.5,
     band_px: int = 3,
     min_focus: float = 1e-4,
+    spheroid: LargestObject | None = None,
 ) -> QCFlags:
     """Quality-control flags of one segmented image.
 
@@ -215,6 +274,8 @@ def qc_flags(
         below this. The default separates sharp from clearly defocused (Gaussian blur of
         6 px or more) synthetic 1300 x 1030 images; calibrate it with `focus_measure` on
         a few images of each setup.
+    spheroid : LargestObject, optional
+        ``find_largest(mask)`` when the caller has it already (saves finding it again).
 
     Returns
     -------
@@ -223,11 +284,21 @@ def qc_flags(
     low_confidence = False
     out_of_focus = False
     if measurement.found:
-        object_mask, _ = largest_object(mask)
-        margin = contour_margin(probability, object_mask, band_px=band_px)
-        low_confidence = bool(margin < min_margin)
+        found = spheroid if spheroid is not None else find_largest(mask)
+        if found.contour is None:
+            raise ValueError("spheroid holds no object, but the measurement found one")
+        p = np.asarray(probability, dtype=np.float32)
+        if p.shape != found.shape:
+            raise ValueError(f"shapes differ: probability {p.shape}, mask {found.shape}")
+        if band_px < 1:
+            raise ValueError(f"band_px must be >= 1, got {band_px}")
+        low_confidence = bool(_margin(p, found.crop, found.box, band_px) < min_margin)
         if image is not None:
-            out_of_focus = bool(focus_measure(image, object_mask) < min_focus)
+            array = np.asarray(image)
+            if array.shape != found.shape:
+                raise ValueError(f"shapes differ: image {array.shape}, mask {found.shape}")
+            focus = _focus(array, (found.crop, found.box), _FOCUS_BAND_PX, _FOCUS_SMOOTH_PX)
+            out_of_focus = bool(focus < min_focus)
     return QCFlags(
         no_object=not measurement.found,
         multiple_objects=measurement.n_objects > 1,

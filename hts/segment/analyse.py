@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from hts.measure.contour import outer_contour
-from hts.measure.morphometrics import SpheroidMeasurement, measure_mask
+from hts.measure.contour import simplify_contour
+from hts.measure.morphometrics import SpheroidMeasurement, find_largest, measure_object
 from hts.measure.qc import QCFlags, qc_flags
 
 __all__ = ["THRESHOLD", "ImageAnalysis", "analyse_probability"]
@@ -34,6 +34,7 @@ def analyse_probability(
     ``image`` (the original ``(Y, X)`` pixels) enables the focus check.
     """
     mask = probability >= THRESHOLD
-    measurement = measure_mask(mask, pixel_size_um=pixel_size_um)
-    flags = qc_flags(probability, mask, measurement, image=image)
-    return ImageAnalysis(measurement, flags, outer_contour(mask))
+    spheroid = find_largest(mask)  # once: measurement, QC and contour share it
+    measurement = measure_object(spheroid, pixel_size_um=pixel_size_um)
+    flags = qc_flags(probability, mask, measurement, image=image, spheroid=spheroid)
+    return ImageAnalysis(measurement, flags, simplify_contour(spheroid.contour))

@@ -14,7 +14,13 @@ from typing import Protocol
 
 import numpy as np
 
-__all__ = ["Segmenter", "available_segmenters", "get_segmenter", "register_segmenter"]
+__all__ = [
+    "Segmenter",
+    "available_segmenters",
+    "get_segmenter",
+    "register_segmenter",
+    "segmenter_model_id",
+]
 
 
 class Segmenter(Protocol):
@@ -99,3 +105,18 @@ def get_segmenter(name: str, engine: str | None = None) -> Segmenter:
         f"unknown segmenter {name!r}; available: {', '.join(available_segmenters())}, "
         "the path of a weight file, or package.module:factory"
     )
+
+
+def segmenter_model_id(name: str, engine: str | None = None) -> str:
+    """The ``model_id`` that `get_segmenter` ``(name, engine)`` will carry.
+
+    For the shipped U-Net and weight files it is read from the file, so a client that only
+    plans a run never builds (or compiles) the network its workers will run.
+    """
+    from hts.models.paths import DEFAULT_MODEL, model_path, weights_model_id
+
+    if name == "unet" and _FACTORIES.get(name) is _unet:
+        return weights_model_id(model_path(DEFAULT_MODEL))
+    if name not in _FACTORIES and name.endswith((".pt", ".onnx")):
+        return weights_model_id(model_path(name))
+    return get_segmenter(name, engine).model_id

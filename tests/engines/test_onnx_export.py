@@ -17,6 +17,7 @@ pytest.importorskip("segmentation_models_pytorch")
 from hts.engines import onnx_export  # noqa: E402
 from hts.engines.cache import file_digest  # noqa: E402
 from hts.engines.onnx_export import ONNX_OPSET, cached_onnx  # noqa: E402
+from hts.models.paths import weights_model_id  # noqa: E402
 
 
 def _dims(value_info: Any) -> list[str | int]:
@@ -40,6 +41,7 @@ def test_export_has_dynamic_image_in_and_probability_out(onnx_file: Path, weight
 def test_export_records_model_id_and_source_hash(onnx_file: Path, weights: Path) -> None:
     metadata = {p.key: p.value for p in onnx.load(str(onnx_file)).metadata_props}
     assert metadata["model_id"] == "test-net"
+    assert weights_model_id(onnx_file) == weights_model_id(weights) == "test-net"
     assert metadata["weights_sha256"] == file_digest(weights)
     assert metadata["precision"] == "fp32"
     assert onnx_file.name == f"{file_digest(weights)}-opset{ONNX_OPSET}-fp32.onnx"

@@ -11,7 +11,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from hts.measure.morphometrics import SpheroidMeasurement, largest_object, measure_mask
+from hts.measure.morphometrics import (
+    SpheroidMeasurement,
+    find_largest,
+    largest_object,
+    measure_mask,
+    measure_object,
+)
 
 
 def disk(shape: tuple[int, int], centre: tuple[float, float], radius: float) -> np.ndarray:
@@ -148,3 +154,37 @@ def test_largest_object_is_idempotent_and_covers_every_component(mask: np.ndarra
         assert obj.sum() >= np.bincount(labels.ravel())[1:].max()
         # The kept object holds one of the mask's components whole.
         assert (obj & mask).any()
+
+
+def _largest_by_labels(mask: np.ndarray, min_area_px: int) -> tuple[np.ndarray, int]:
+    """Reference: every outer contour filled into one full-size label image."""
+    binary = (mask != 0).astype(np.uint8)
+    contours, _ = cv2.findContours(binary, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+    labels = np.zeros(mask.shape, dtype=np.int32)
+    for index in range(len(contours)):
+        cv2.drawContours(labels, contours, index, index + 1, thickness=cv2.FILLED)
+    counts = np.bincount(labels.ravel(), minlength=len(contours) + 1)[1:]
+    kept = np.flatnonzero(counts >= min_area_px)
+    if kept.size == 0:
+        return np.zeros(mask.shape, dtype=bool), 0
+    return labels == int(kept[np.argmax(counts[kept])]) + 1, int(kept.size)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    arrays(np.bool_, st.tuples(st.integers(1, 40), st.integers(1, 40))),
+    st.integers(1, 12),
+)
+def test_find_largest_matches_a_full_size_labelling(mask: np.ndarray, min_area_px: int) -> None:
+    expected, n_expected = _largest_by_labels(mask, min_area_px)
+    found = find_largest(mask, min_area_px=min_area_px)
+    np.testing.assert_array_equal(found.full(), expected)
+    assert found.n_objects == n_expected
+    assert found.found == bool(n_expected)
+    m = measure_object(found, pixel_size_um=1.0)
+    if n_expected:
+        ys, xs = np.nonzero(expected)
+        assert (m.centroid_y_px, m.centroid_x_px) == pytest.approx((ys.mean(), xs.mean()))
+        assert m.area_um2 == expected.sum()
+        edge = expected[0].any() or expected[-1].any() or expected[:, 0].any()
+        assert m.touches_border == bool(edge or expected[:, -1].any())

@@ -103,3 +103,31 @@ def test_focus_measure_is_exposure_invariant() -> None:
     scaled = (image.astype(np.float64) * 3 + 100).astype(np.uint16)
     assert focus_measure(scaled, mask) == pytest.approx(focus_measure(image, mask), rel=1e-3)
     assert focus_measure(np.full((32, 32), 7, dtype=np.uint16)) == 0.0
+
+
+def _band_full(obj: np.ndarray, band_px: int) -> np.ndarray:
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * band_px + 1,) * 2)
+    binary = obj.astype(np.uint8)
+    outer = cv2.dilate(binary, kernel, borderType=cv2.BORDER_CONSTANT, borderValue=0)
+    inner = cv2.erode(binary, kernel, borderType=cv2.BORDER_REPLICATE)
+    return (outer != 0) & (inner == 0)
+
+
+def _focus_full(image: np.ndarray, obj: np.ndarray) -> float:
+    """Reference: the focus measure computed over the whole image, then read in the band."""
+    work = image.astype(np.float32)
+    lo, hi = np.percentile(image[::2, ::2], [0.5, 99.5])
+    work = (work - np.float32(lo)) * np.float32(1.0 / (hi - lo))
+    laplacian = cv2.Laplacian(cv2.GaussianBlur(work, (0, 0), sigmaX=2.0), cv2.CV_32F, ksize=1)
+    return float(laplacian[_band_full(obj, 5)].var())
+
+
+@pytest.mark.parametrize("centre", [(128, 160), (20, 300), (250, 5)])  # inside, at edges
+def test_border_measures_on_a_window_equal_the_whole_image(centre: tuple[int, int]) -> None:
+    mask = disk((256, 320), centre, 40)
+    image = brightfield(mask, blur_px=2.0)
+    rng = np.random.default_rng(1)
+    probability = np.clip(mask + rng.normal(0, 0.2, mask.shape), 0, 1).astype(np.float32)
+    assert focus_measure(image, mask) == pytest.approx(_focus_full(image, mask), rel=1e-5)
+    expected = float(np.mean(np.abs(probability[_band_full(mask, 3)] - 0.5)) * 2)
+    assert contour_margin(probability, mask) == pytest.approx(expected, rel=1e-6)

@@ -11,7 +11,7 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("segmentation_models_pytorch")
 
 from hts.segment.network import NetworkSegmenter  # noqa: E402
-from hts.segment.registry import get_segmenter  # noqa: E402
+from hts.segment.registry import get_segmenter, segmenter_model_id  # noqa: E402
 from hts.segment.unet import ModelConfig, build_model, load_weights, save_weights  # noqa: E402
 
 
@@ -51,6 +51,14 @@ def test_registry_accepts_a_weight_path(weights: Path) -> None:
     assert get_segmenter(str(weights)).model_id == "test-net"
     with pytest.raises(ValueError, match="unknown segmenter"):
         get_segmenter("no-such-model")
+
+
+def test_model_id_is_read_without_loading_the_network(weights: Path) -> None:
+    assert segmenter_model_id(str(weights)) == "test-net"
+    assert segmenter_model_id("unet") == get_segmenter("unet", "torch").model_id
+    assert segmenter_model_id("classical") == get_segmenter("classical").model_id
+    with pytest.raises(ValueError, match="unknown segmenter"):
+        segmenter_model_id("no-such-model")
 
 
 def test_hrnet_alternative_is_selectable() -> None:
