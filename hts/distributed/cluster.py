@@ -91,12 +91,18 @@ def map_bounded(
     results can be committed while later tasks still run and memory stays flat however
     many items there are. A task that still fails after ``retries`` reports its error
     instead of stopping the run.
+
+    Without ``max_in_flight`` the window is two tasks per worker thread, counted again as
+    each task ends: workers that join later (an adaptive or batch-queued cluster) get work,
+    and a cluster that starts with no workers still gets its first two tasks.
     """
     from distributed import as_completed
 
-    if max_in_flight is None:
-        n_threads = sum(client.nthreads().values()) or 1
-        max_in_flight = 2 * n_threads
+    def window() -> int:
+        if max_in_flight is not None:
+            return max_in_flight
+        return 2 * max(1, sum(client.nthreads().values()))
+
     iterator = iter(items)
     pending: dict[Any, T] = {}
 
@@ -111,7 +117,7 @@ def map_bounded(
         pending[future] = item
         return future
 
-    futures = [f for f in (submit_next() for _ in range(max_in_flight)) if f is not None]
+    futures = [f for f in (submit_next() for _ in range(window())) if f is not None]
     queue = as_completed(futures, loop=client.loop)  # this client, not Dask's default
     for future in queue:
         item = pending.pop(future)
@@ -123,6 +129,8 @@ def map_bounded(
             on_result(item, result, None)
         finally:
             future.release()
-        nxt = submit_next()
-        if nxt is not None:
+        for _ in range(window() - len(pending)):
+            nxt = submit_next()
+            if nxt is None:
+                break
             queue.add(nxt)
