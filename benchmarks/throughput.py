@@ -13,6 +13,9 @@ Usage::
    2 workers x 1 thread, redone ``--repeats`` times; seconds per image in the steady state
    (first finished block to last) and for the whole run (cluster start and model loads
    included), and the ratio of the bare engine's time to the steady end-to-end time.
+3. Stages: where one worker's time per image goes, each stage timed alone in one process
+   (read and decode from the plate, preprocess, OpenVINO, probability back to full
+   resolution, post-processing with measurements and QC).
 Prints Markdown tables.
 """
 
@@ -102,6 +105,46 @@ def bare(
     return results
 
 
+def stages(
+    plate_path: Path, weights: Path, n: int, *, batch: int, repeats: int, threads: int
+) -> dict[str, float]:
+    """Median seconds per image of each stage of a worker's pipeline, timed one by one."""
+    from hts.engines.openvino_engine import OpenVinoEngine
+    from hts.io import PlateStore
+    from hts.segment.analyse import analyse_probability
+    from hts.segment.preprocess import preprocess, restore_probability
+
+    plate = PlateStore(plate_path)
+    um = plate.pixel_size_um or 1.0
+    slots = [(w, f[0], t) for w, f in plate.fields.items() for t in plate.image_records(w, f[0])]
+    slots = slots[:n]
+    engine = OpenVinoEngine(weights, precision="bf16", threads=threads)
+    runs: dict[str, list[float]] = {}
+
+    def timed(name: str, func, items):  # type: ignore[no-untyped-def]
+        t0 = time.perf_counter()
+        out = [func(x) for x in items]
+        runs.setdefault(name, []).append((time.perf_counter() - t0) / len(slots))
+        return out
+
+    for _ in range(repeats):
+        images = timed("read and decode", lambda s: plate.read_image(*s), slots)
+        inputs = timed("preprocess", preprocess, images)
+        batches = [np.stack(inputs[i : i + batch]) for i in range(0, len(inputs), batch)]
+        probs = np.concatenate(timed("openvino bf16", engine.predict, batches))
+        full = timed(
+            "probability to full resolution",
+            lambda pi: restore_probability(pi[0], original_shape=pi[1].shape),
+            list(zip(probs, images, strict=True)),
+        )
+        timed(
+            "post-processing, measurements, QC",
+            lambda pi: analyse_probability(pi[0], pixel_size_um=um, image=pi[1]),
+            list(zip(full, images, strict=True)),
+        )
+    return {name: statistics.median(t) for name, t in runs.items()}
+
+
 def end_to_end(
     plate: Path,
     workdir: Path,
@@ -163,6 +206,14 @@ def main() -> None:
         print(
             f"| {name} | {r['s_per_image']:.3f} | {runs} | {r['jcd_mean']:.4f} / {r['jcd_max']:.4f} |"
         )
+    print("\n| stage (one process, all cores) | s/image (median) |")
+    print("|---|---:|")
+    parts = stages(
+        plate, weights, len(images), batch=args.batch, repeats=args.repeats, threads=cpus
+    )
+    for name, sec in parts.items():
+        print(f"| {name} | {sec:.4f} |")
+    print(f"| total | {sum(parts.values()):.4f} |")
     if args.skip_e2e:
         return
     print(
