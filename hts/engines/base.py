@@ -29,7 +29,18 @@ class Engine(Protocol):
     def name(self) -> str: ...
 
     def predict(self, batch: np.ndarray) -> np.ndarray:
-        """``(B, Y, X)`` uint8 -> ``(B, Y, X)`` float32 spheroid probability in [0, 1]."""
+        """Spheroid probabilities of a batch.
+
+        Parameters
+        ----------
+        batch : (B, Y, X) uint8
+            Preprocessed network input; Y and X multiples of 32.
+
+        Returns
+        -------
+        (B, Y, X) float32
+            Probability of the spheroid class, in [0, 1].
+        """
         ...
 
 

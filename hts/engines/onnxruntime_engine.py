@@ -90,18 +90,7 @@ class OnnxRuntimeEngine:
         return f"onnxruntime-{_SHORT_NAMES.get(provider, provider.removesuffix('ExecutionProvider').lower())}"
 
     def predict(self, batch: np.ndarray) -> np.ndarray:
-        """Spheroid probabilities of a batch.
-
-        Parameters
-        ----------
-        batch : (B, Y, X) uint8
-            Preprocessed network input; Y and X multiples of 32.
-
-        Returns
-        -------
-        (B, Y, X) float32
-            Probability of the spheroid class, in [0, 1].
-        """
+        """Spheroid probabilities of a batch; see `hts.engines.base.Engine.predict`."""
         x = onnx_input(batch)
         if len(x) == 0:
             return np.zeros((0, *x.shape[2:]), dtype=np.float32)

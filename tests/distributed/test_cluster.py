@@ -3,20 +3,32 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from distributed import Client, LocalCluster
 
 from hts.distributed.cluster import map_bounded
 
 
-def test_window_grows_when_workers_join() -> None:
-    """Workers that join mid-run (adaptive or batch-queued clusters) are given tasks."""
+@contextmanager
+def _cluster(n_workers: int) -> Iterator[tuple[LocalCluster, Client]]:
     with (
         LocalCluster(
-            n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None
+            n_workers=n_workers, threads_per_worker=1, processes=True, dashboard_address=None
         ) as cluster,
         Client(cluster, set_as_default=False) as client,
     ):
+        yield cluster, client
+
+
+def _tasks_on_workers(client: Client) -> int:
+    return sum(len(v) for v in client.processing().values())
+
+
+def test_window_grows_when_workers_join() -> None:
+    """Workers that join mid-run (adaptive or batch-queued clusters) are given tasks."""
+    with _cluster(1) as (cluster, client):
         done: list[float] = []
         on_workers: list[int] = []
 
@@ -26,7 +38,7 @@ def test_window_grows_when_workers_join() -> None:
             if len(done) == 1:  # two more workers join after the first task
                 cluster.scale(3)
                 client.wait_for_workers(3, timeout=120)
-            on_workers.append(sum(len(v) for v in client.processing().values()))
+            on_workers.append(_tasks_on_workers(client))
 
         # With the window fixed at start (2 tasks for 1 thread), never more than 2 run.
         map_bounded(client, time.sleep, [0.4] * 16, on_result=on_result)
@@ -35,16 +47,11 @@ def test_window_grows_when_workers_join() -> None:
 
 
 def test_fixed_window_is_kept() -> None:
-    with (
-        LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
-        ) as cluster,
-        Client(cluster, set_as_default=False) as client,
-    ):
+    with _cluster(2) as (_, client):
         on_workers: list[int] = []
 
         def on_result(item: float, result: object, error: BaseException | None) -> None:
-            on_workers.append(sum(len(v) for v in client.processing().values()))
+            on_workers.append(_tasks_on_workers(client))
 
         map_bounded(client, time.sleep, [0.2] * 8, on_result=on_result, max_in_flight=1)
     assert len(on_workers) == 8
