@@ -2,7 +2,7 @@
 
 Usage::
 
-    python benchmarks/throughput.py [--model unet-r34-v1] [--images 96] [--repeats 3]
+    python benchmarks/throughput.py [--model unet-r34-v2] [--images 96] [--repeats 3]
 
 1. Bare engines: the same preprocessed images through torch fp32, torch bf16, ONNX
    Runtime fp32 and OpenVINO bf16 (batches of ``--batch``), median seconds per
@@ -179,10 +179,10 @@ def end_to_end(
 
 
 def main() -> None:
-    from hts.models.paths import model_path
+    from hts.models.paths import DEFAULT_MODEL, model_path
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--model", default="unet-r34-v1")
+    parser.add_argument("--model", default=DEFAULT_MODEL)
     parser.add_argument("--images", type=int, default=96)
     parser.add_argument("--batch", type=int, default=4)
     parser.add_argument("--repeats", type=int, default=3)
