@@ -8,12 +8,21 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
-__all__ = ["ClusterSpec", "dask_client", "map_bounded"]
+from hts.engines.base import THREADS_ENV
+
+__all__ = ["ClusterSpec", "dask_client", "map_bounded", "usable_cores"]
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 R = TypeVar("R")
+
+
+def usable_cores() -> int:
+    """Cores this process may run on (its CPU affinity, e.g. a SLURM allocation)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
 
 
 class ClusterSpec:
@@ -30,12 +39,16 @@ class ClusterSpec:
         resources: dict[str, float] | None = None,
     ) -> None:
         self.scheduler = scheduler
-        self.n_workers = n_workers or max(1, os.cpu_count() or 1)
+        self.n_workers = n_workers or usable_cores()
         self.threads_per_worker = threads_per_worker
         self.processes = processes
         self.memory_limit = memory_limit
         #: Abstract resources each local worker advertises, e.g. ``{"GPU": 1}``.
         self.resources = resources
+
+    def engine_threads(self) -> int:
+        """CPU threads each local worker's engine gets: the usable cores shared out."""
+        return max(1, usable_cores() // self.n_workers)
 
     def __repr__(self) -> str:
         if self.scheduler:
@@ -60,6 +73,9 @@ def dask_client(spec: ClusterSpec | None = None) -> Iterator[Any]:
             yield client
         return
     log.info("starting %r", spec)
+    # Worker processes share this machine's cores out among their engines (Dask's nanny
+    # sets OMP_NUM_THREADS=1 in each, which would leave inference on one core).
+    worker_env = {"env": {THREADS_ENV: str(spec.engine_threads())}} if spec.processes else {}
     with (
         LocalCluster(
             n_workers=spec.n_workers,
@@ -68,6 +84,7 @@ def dask_client(spec: ClusterSpec | None = None) -> Iterator[Any]:
             memory_limit=spec.memory_limit,
             dashboard_address=None,
             resources=spec.resources,
+            **worker_env,
         ) as cluster,
         Client(cluster, set_as_default=False) as client,
     ):

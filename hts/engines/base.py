@@ -6,6 +6,7 @@ Engines see the network's input exactly: ``(B, Y, X)`` uint8 batches already pre
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
@@ -13,9 +14,11 @@ from typing import Protocol
 import numpy as np
 
 __all__ = [
+    "THREADS_ENV",
     "Engine",
     "available_engines",
     "check_batch",
+    "engine_threads",
     "get_engine",
     "onnx_input",
     "register_engine",
@@ -42,6 +45,27 @@ class Engine(Protocol):
             Probability of the spheroid class, in [0, 1].
         """
         ...
+
+
+#: Environment variable naming the CPU threads one engine may use. Dask's nanny resets
+#: ``OMP_NUM_THREADS`` to 1 in every worker process, so it cannot carry this.
+THREADS_ENV = "HTS_ENGINE_THREADS"
+
+
+def engine_threads(threads: int | None = None) -> int | None:
+    """CPU threads for an engine: ``threads`` if given, else ``$HTS_ENGINE_THREADS``, else
+    ``$OMP_NUM_THREADS``, else None (the runtime's own default: every core)."""
+    if threads is not None:
+        if threads < 1:
+            raise ValueError(f"threads must be >= 1, got {threads}")
+        return threads
+    for name in (THREADS_ENV, "OMP_NUM_THREADS"):
+        value = os.environ.get(name, "").strip()
+        if value:
+            if not value.isdigit() or int(value) < 1:
+                raise ValueError(f"${name} must be a positive integer, got {value!r}")
+            return int(value)
+    return None
 
 
 def check_batch(batch: np.ndarray) -> np.ndarray:

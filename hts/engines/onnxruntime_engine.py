@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import importlib.util
 import logging
-import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from hts.engines.base import onnx_input
+from hts.engines.base import engine_threads, onnx_input
 from hts.engines.cache import resolve_cache_dir
 from hts.engines.onnx_export import INPUT_NAME, OUTPUT_NAME, cached_onnx
 
@@ -45,9 +44,9 @@ class OnnxRuntimeEngine:
         Execution providers in order of preference, as ``onnxruntime.InferenceSession``
         takes them; default: :func:`default_providers`.
     threads : int, optional
-        Intra-op threads; default: ``$OMP_NUM_THREADS`` when set (Dask workers set it),
-        else ONNX Runtime's (one per physical core). Set it when
-        several worker processes share a node.
+        Intra-op threads; default: `hts.engines.base.engine_threads` (``$HTS_ENGINE_THREADS``,
+        which hts's local clusters set per worker process, else ``$OMP_NUM_THREADS``), else
+        ONNX Runtime's (one per physical core).
     batch_size : int, optional
         Run at most this many images per session call; default: the whole batch.
     cache_dir : path, optional
@@ -70,9 +69,7 @@ class OnnxRuntimeEngine:
         self.onnx_path = cached_onnx(weights, cache_dir=cache_dir)
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        if threads is None and os.environ.get("OMP_NUM_THREADS", "").isdigit():
-            # Dask's nanny sets OMP_NUM_THREADS per worker process; ORT's own pool ignores it
-            threads = int(os.environ["OMP_NUM_THREADS"])
+        threads = engine_threads(threads)  # ORT's own pool ignores the environment
         if threads is not None:
             options.intra_op_num_threads = threads
         chosen = (

@@ -9,13 +9,13 @@ a worker's second start skips the compilation.
 from __future__ import annotations
 
 import logging
-import os
+import threading
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from hts.engines.base import onnx_input
+from hts.engines.base import engine_threads, onnx_input
 from hts.engines.cache import resolve_cache_dir
 from hts.engines.onnx_export import cached_onnx
 
@@ -46,8 +46,12 @@ class OpenVinoEngine:
     precision : {"bf16", "fp32"}, optional
         Inference precision; default: bf16 where :func:`cpu_has_bf16`, else fp32.
     threads : int, optional
-        Inference threads; default: ``$OMP_NUM_THREADS`` when set (Dask workers set it),
-        else all cores.
+        Inference threads; default: `hts.engines.base.engine_threads` (``$HTS_ENGINE_THREADS``,
+        which hts's local clusters set per worker process, else ``$OMP_NUM_THREADS``), else
+        all cores.
+
+    ``predict`` may be called from several threads at once (a Dask worker with several
+    threads): each thread gets its own inference request on the one compiled model.
     cache_dir : path, optional
         Where ONNX exports and compiled models are cached.
     """
@@ -68,8 +72,7 @@ class OpenVinoEngine:
             raise ValueError(f"precision must be one of {sorted(_PRECISIONS)}, got {precision!r}")
         self.precision = precision
         self.onnx_path = cached_onnx(weights, cache_dir=cache_dir)
-        if threads is None and os.environ.get("OMP_NUM_THREADS", "").isdigit():
-            threads = int(os.environ["OMP_NUM_THREADS"])
+        threads = engine_threads(threads)
         model = core.read_model(str(self.onnx_path))
         self.model_id = _model_id(model, default=Path(weights).stem)
         config: dict[str, str] = {
@@ -80,7 +83,8 @@ class OpenVinoEngine:
         if threads is not None:
             config["INFERENCE_NUM_THREADS"] = str(threads)
         self._compiled = core.compile_model(model, "CPU", config)
-        self._request = self._compiled.create_infer_request()
+        # An inference request holds its input and output buffers: one per thread.
+        self._requests = threading.local()
         logger.info("openvino model for %s on the CPU in %s", self.model_id, precision)
 
     @property
@@ -92,7 +96,10 @@ class OpenVinoEngine:
         x = onnx_input(batch)
         if len(x) == 0:
             return np.zeros((0, *x.shape[2:]), dtype=np.float32)
-        result = self._request.infer({0: x})
+        request = getattr(self._requests, "request", None)
+        if request is None:
+            request = self._requests.request = self._compiled.create_infer_request()
+        result = request.infer({0: x})
         return np.array(result[self._compiled.output(0)], dtype=np.float32)
 
 

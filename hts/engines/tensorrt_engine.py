@@ -15,6 +15,7 @@ from __future__ import annotations
 import functools
 import logging
 import re
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -110,6 +111,7 @@ class TensorRTEngine:
         self._engine = self._load_or_build(onnx_path)
         self._context = self._engine.create_execution_context()
         self._stream = torch.cuda.Stream(self.device)
+        self._lock = threading.Lock()
         self._input_dtype = _torch_dtype(self._engine.get_tensor_dtype(INPUT_NAME))
         self._output_dtype = _torch_dtype(self._engine.get_tensor_dtype(OUTPUT_NAME))
         self.model_id = weights_model_id(weights)
@@ -140,7 +142,8 @@ class TensorRTEngine:
         if len(batch) == 0:
             return np.zeros(batch.shape, dtype=np.float32)
         parts = []
-        with torch.cuda.device(self.device), torch.cuda.stream(self._stream):
+        # One execution context and stream: calls from several worker threads take turns.
+        with self._lock, torch.cuda.device(self.device), torch.cuda.stream(self._stream):
             for start in range(0, len(batch), self.max_batch):
                 chunk = torch.from_numpy(batch[start : start + self.max_batch]).to(self.device)
                 # uint8 crosses the bus (4x less than float32); scaling happens on the GPU

@@ -8,7 +8,8 @@ from contextlib import contextmanager
 
 from distributed import Client, LocalCluster
 
-from hts.distributed.cluster import map_bounded
+from hts.distributed.cluster import ClusterSpec, dask_client, map_bounded, usable_cores
+from hts.engines.base import engine_threads
 
 
 @contextmanager
@@ -56,3 +57,13 @@ def test_fixed_window_is_kept() -> None:
         map_bounded(client, time.sleep, [0.2] * 8, on_result=on_result, max_in_flight=1)
     assert len(on_workers) == 8
     assert max(on_workers) <= 1
+
+
+def test_local_workers_share_the_cores_out_among_their_engines() -> None:
+    """Dask's nanny sets OMP_NUM_THREADS=1 in each worker; HTS_ENGINE_THREADS is what
+    the engines read first, so inference is not left on one core."""
+    spec = ClusterSpec(n_workers=2, threads_per_worker=1)
+    with dask_client(spec) as client:
+        seen = client.run(engine_threads)
+    assert set(seen.values()) == {max(1, usable_cores() // 2)}
+    assert spec.engine_threads() == max(1, usable_cores() // 2)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -48,6 +49,20 @@ def test_results_are_not_overwritten_by_the_next_call(
     kept = first.copy()
     engine.predict(disk_batch[0][1:])
     np.testing.assert_array_equal(first, kept)
+
+
+def test_threads_calling_at_once_each_get_their_own_result(
+    engine: OpenVinoEngine, disk_batch: tuple[np.ndarray, np.ndarray]
+) -> None:
+    """A Dask worker with several threads calls one engine from all of them."""
+    rng = np.random.default_rng(0)
+    inputs = [rng.integers(0, 256, (2, 96, 128), dtype=np.uint8) for _ in range(4)]
+    expected = [engine.predict(x) for x in inputs]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        for _ in range(5):
+            got = list(pool.map(engine.predict, inputs))
+            for g, e in zip(got, expected, strict=True):
+                np.testing.assert_array_equal(g, e)
 
 
 def test_fp32_agrees_with_onnxruntime(
