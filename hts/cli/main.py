@@ -108,7 +108,9 @@ def _build_parser() -> argparse.ArgumentParser:
         "--model", default="unet", help="segmenter: unet (default), classical, or a weight file"
     )
     p.add_argument(
-        "--engine", help="inference engine: torch, onnxruntime, tensorrt (default: automatic)"
+        "--engine",
+        help="inference engine: openvino, onnxruntime, torch, tensorrt (default: automatic: "
+        "tensorrt on a GPU, else openvino (bf16 where the CPU has it), else onnxruntime)",
     )
     p.add_argument("--batch-size", type=int, default=8, help="images per engine call")
     p.add_argument(
