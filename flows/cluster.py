@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from hts.distributed.cluster import ClusterSpec
+from hts.distributed.cluster import ClusterSpec, usable_cores
 
 __all__ = ["ClusterConfig", "load_jobqueue_config", "open_cluster", "slurm_cluster"]
 
@@ -128,7 +128,7 @@ def _open(config: ClusterConfig, *, share_local: bool) -> Iterator[ClusterSpec]:
 
             cluster = stack.enter_context(
                 LocalCluster(
-                    n_workers=config.n_workers or ClusterSpec().n_workers,
+                    n_workers=config.n_workers or usable_cores(),
                     threads_per_worker=config.threads_per_worker,
                     processes=True,
                     dashboard_address=":0",  # any free port: never clash with another cluster

@@ -31,7 +31,10 @@ def _add_cluster_args(parser: argparse.ArgumentParser) -> None:
         "--scheduler", metavar="ADDRESS", help="existing Dask scheduler, e.g. tcp://host:8786"
     )
     group.add_argument(
-        "--workers", type=int, metavar="N", help="local worker count (default: CPU cores)"
+        "--workers",
+        type=int,
+        metavar="N",
+        help="local single-threaded worker processes (default: one worker, a thread per core)",
     )
 
 

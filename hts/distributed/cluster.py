@@ -26,21 +26,31 @@ def usable_cores() -> int:
 
 
 class ClusterSpec:
-    """How to get Dask workers: an address, or a local cluster of this shape."""
+    """How to get Dask workers: an address, or a local cluster of this shape.
+
+    Without a shape: one worker process with a thread per usable core, whose engine uses
+    every core while its other threads read and post-process (the fastest local shape
+    measured for the default CPU engine, docs/benchmarks.md). With ``n_workers`` only:
+    that many single-threaded workers; with ``threads_per_worker`` only: as many workers
+    as fit the cores.
+    """
 
     def __init__(
         self,
         scheduler: str | None = None,
         *,
         n_workers: int | None = None,
-        threads_per_worker: int = 1,
+        threads_per_worker: int | None = None,
         processes: bool = True,
         memory_limit: str | None = "auto",
         resources: dict[str, float] | None = None,
     ) -> None:
         self.scheduler = scheduler
-        self.n_workers = n_workers or usable_cores()
-        self.threads_per_worker = threads_per_worker
+        cores = usable_cores()
+        if n_workers is None and threads_per_worker is None:
+            n_workers, threads_per_worker = 1, cores
+        self.threads_per_worker = threads_per_worker or 1
+        self.n_workers = n_workers or max(1, cores // self.threads_per_worker)
         self.processes = processes
         self.memory_limit = memory_limit
         #: Abstract resources each local worker advertises, e.g. ``{"GPU": 1}``.

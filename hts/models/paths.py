@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import collections
+import pickle
+import zipfile
 from pathlib import Path
+from typing import Any
 
 __all__ = ["DEFAULT_MODEL", "model_path", "weights_model_id"]
 
@@ -29,7 +33,8 @@ def model_path(name_or_path: str | Path = DEFAULT_MODEL) -> Path:
 def weights_model_id(path: Path | str) -> str:
     """The ``model_id`` a weight file (``.pt`` or our ``.onnx`` export) carries, else its stem.
 
-    Reads the id only: no network is built, and ``.pt`` tensors stay on disk (memory-mapped).
+    Reads the id only: no network is built and no tensor is read, so a client that plans a
+    run needs neither the memory nor the import time of torch.
     """
     path = Path(path)
     if path.suffix == ".onnx":
@@ -38,7 +43,41 @@ def weights_model_id(path: Path | str) -> str:
         proto = onnx.load(str(path), load_external_data=False)
         ids = [p.value for p in proto.metadata_props if p.key == "model_id"]
         return ids[0] if ids else path.stem
-    import torch
+    header = _pt_header(path)
+    return str(header.get("model_id", path.stem))
 
-    data = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
-    return str(data.get("model_id", path.stem))
+
+class _HeaderUnpickler(pickle.Unpickler):
+    """Unpickles a torch checkpoint's dict with every tensor left out (as None).
+
+    Only plain containers are built: torch's tensor rebuilders become a stub, and any
+    other class is refused, so no code from the file runs.
+    """
+
+    def find_class(self, module: str, name: str) -> Any:
+        if module == "collections" and name == "OrderedDict":
+            return collections.OrderedDict
+        if module.split(".")[0] == "torch":
+            return _stub
+        raise pickle.UnpicklingError(f"{module}.{name} is not allowed in a weight file header")
+
+    def persistent_load(self, pid: Any) -> None:  # tensor storages live outside the pickle
+        return None
+
+
+def _stub(*args: Any, **kwargs: Any) -> None:
+    return None
+
+
+def _pt_header(path: Path) -> dict[str, Any]:
+    """The top-level dict of a torch zip checkpoint, tensors as None."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            name = next(n for n in archive.namelist() if n.endswith("/data.pkl"))
+            with archive.open(name) as f:
+                data = _HeaderUnpickler(f).load()
+    except (zipfile.BadZipFile, StopIteration, pickle.UnpicklingError, EOFError) as exc:
+        raise ValueError(f"{path}: not a torch weight file ({exc})") from exc
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: not an hts weight file (no dict at the top)")
+    return data

@@ -67,3 +67,15 @@ def test_local_workers_share_the_cores_out_among_their_engines() -> None:
         seen = client.run(engine_threads)
     assert set(seen.values()) == {max(1, usable_cores() // 2)}
     assert spec.engine_threads() == max(1, usable_cores() // 2)
+
+
+def test_default_local_shape_is_one_worker_with_a_thread_per_core() -> None:
+    cores = usable_cores()
+    default = ClusterSpec()
+    assert (default.n_workers, default.threads_per_worker) == (1, cores)
+    assert default.engine_threads() == cores
+    assert (ClusterSpec(n_workers=3).n_workers, ClusterSpec(n_workers=3).threads_per_worker) == (
+        3,
+        1,
+    )
+    assert ClusterSpec(threads_per_worker=1).n_workers == cores

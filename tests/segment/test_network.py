@@ -61,6 +61,25 @@ def test_model_id_is_read_without_loading_the_network(weights: Path) -> None:
         segmenter_model_id("no-such-model")
 
 
+def test_model_id_needs_no_torch_and_runs_no_code_from_the_file(tmp_path: Path) -> None:
+    import pickle
+    import subprocess
+    import sys
+    import zipfile
+
+    code = (
+        "import sys; from hts.models.paths import weights_model_id, model_path; "
+        "print(weights_model_id(model_path())); assert 'torch' not in sys.modules"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == get_segmenter("unet", "torch").model_id
+    evil = tmp_path / "evil.pt"
+    with zipfile.ZipFile(evil, "w") as z:
+        z.writestr("evil/data.pkl", pickle.dumps({"model_id": print}))  # builtins.print
+    with pytest.raises(ValueError, match="not allowed"):
+        segmenter_model_id(str(evil))
+
+
 def test_hrnet_alternative_is_selectable() -> None:
     model = build_model(ModelConfig.hrnet())
     x = torch.zeros(1, 1, 64, 64)
