@@ -28,6 +28,7 @@ import json, os, resource, sys, time
 from distributed import Client, LocalCluster
 from hts.distributed.cluster import ClusterSpec
 from hts.distributed.run import run_plate
+from hts.engines.base import THREADS_ENV
 
 plate, results, model, engine, threads = sys.argv[1:6]
 engine = engine or None  # "": automatic
@@ -36,7 +37,8 @@ def peak_mb():
     import resource
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
-with LocalCluster(n_workers=1, threads_per_worker=int(threads), dashboard_address=None) as cluster:
+with LocalCluster(n_workers=1, threads_per_worker=int(threads), dashboard_address=None,
+                  env={THREADS_ENV: threads}) as cluster:
     with Client(cluster) as client:
         t0 = time.perf_counter()
         summary = run_plate(plate, results, segmenter=model, engine=engine,
