@@ -11,6 +11,8 @@ import pytest
 from pydantic import ValidationError
 
 from flows.cluster import ClusterConfig, open_cluster, slurm_cluster
+from hts.distributed.cluster import usable_cores
+from hts.engines.base import engine_threads
 
 JOBQUEUE_YAML = Path(__file__).resolve().parents[2] / "deploy" / "slurm" / "jobqueue.yaml"
 
@@ -65,6 +67,8 @@ def test_local_cluster_is_shared_or_left_to_each_run() -> None:
         assert spec.scheduler is not None
         with Client(spec.scheduler) as client:
             assert len(client.scheduler_info()["workers"]) == 1
+            # the one worker's engine gets every usable core, not the nanny's OMP_NUM_THREADS=1
+            assert set(client.run(engine_threads).values()) == {usable_cores()}
 
 
 def test_an_unreachable_scheduler_fails_fast() -> None:
