@@ -100,9 +100,10 @@ _FOCUS_SMOOTH_PX = 2.0
 Box = tuple[int, int, int, int]  # (x, y, w, h) in pixels, as OpenCV's boundingRect
 
 
-def _box_of(object_mask: npt.NDArray[np.bool_]) -> Box:
-    x, y, w, h = cv2.boundingRect(object_mask.view(np.uint8))
-    return int(x), int(y), int(w), int(h)
+def _cropped(object_mask: npt.NDArray[np.bool_]) -> tuple[npt.NDArray[np.bool_], Box]:
+    """A full-size object mask as its bounding-box crop and the box."""
+    x, y, w, h = (int(v) for v in cv2.boundingRect(object_mask.view(np.uint8)))
+    return object_mask[y : y + h, x : x + w], (x, y, w, h)
 
 
 def _window(
@@ -187,8 +188,7 @@ def contour_margin(
         raise ValueError(f"shapes differ: probability {p.shape}, mask {obj.shape}")
     if band_px < 1:
         raise ValueError(f"band_px must be >= 1, got {band_px}")
-    box = _box_of(obj)
-    return _margin(p, obj[box[1] : box[1] + box[3], box[0] : box[0] + box[2]], box, band_px)
+    return _margin(p, *_cropped(obj), band_px)
 
 
 def focus_measure(
@@ -232,8 +232,7 @@ def focus_measure(
         obj = np.asarray(object_mask) != 0
         if obj.shape != array.shape:
             raise ValueError(f"shapes differ: image {array.shape}, mask {obj.shape}")
-        box = _box_of(obj)
-        object_at = obj[box[1] : box[1] + box[3], box[0] : box[0] + box[2]], box
+        object_at = _cropped(obj)
     return _focus(array, object_at, band_px, smooth_px)
 
 
