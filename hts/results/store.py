@@ -224,13 +224,17 @@ class ResultsStore:
 
         ``wells`` must be chunk-aligned (start a multiple of :attr:`wells_per_chunk`) so
         concurrent writers never share a chunk.
+
+        ``status`` is written last: it marks the block's results as done. A write cut short
+        (a killed run) leaves the old status, so a re-run redoes the block instead of
+        trusting half-written measurements.
         """
         if wells.start % self.wells_per_chunk:
             raise ValueError(
                 f"well block {wells} is not aligned to chunks of {self.wells_per_chunk}"
             )
-        for name, data in values.items():
-            self._root[name][wells, t] = data
+        for name in sorted(values, key=lambda n: n == "status"):
+            self._root[name][wells, t] = values[name]
 
 
 def default_results_path(plate: Path | str) -> Path:

@@ -60,6 +60,19 @@ def test_region_writes_land_and_sync_grows_without_losing_them(
     np.testing.assert_allclose(ds.day.values, [0.0, 1.0, 2.0, 3.0])
 
 
+def test_status_is_written_last_so_a_cut_write_is_redone(plate: PlateStore, tmp_path: Path) -> None:
+    store = ResultsStore.sync(tmp_path / "r.zarr", plate, wells_per_chunk=2)
+    values = {
+        "status": np.array([Status.OK, Status.OK]),
+        "diameter_um": np.array([10.0, 20.0]),
+        "no_such_variable": np.array([1.0, 2.0]),  # the write stops here
+    }
+    with pytest.raises(KeyError):
+        store.write_block(slice(0, 2), 0, values)
+    status = store.read_block(slice(0, 2), 0, ["status"])["status"]
+    assert (status != Status.OK).all()  # not marked done: a re-run redoes the block
+
+
 def test_a_store_belongs_to_one_plate(
     plate: PlateStore, tmp_path: Path, threads: ClusterSpec
 ) -> None:
