@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from hts.distributed.cluster import ClusterSpec, usable_cores
+from hts.distributed.cluster import ClusterSpec, engine_threads_per_worker, usable_cores
 from hts.engines.base import THREADS_ENV
 
 __all__ = ["ClusterConfig", "load_jobqueue_config", "open_cluster", "slurm_cluster"]
@@ -135,7 +135,7 @@ def _open(config: ClusterConfig, *, share_local: bool) -> Iterator[ClusterSpec]:
                     processes=True,
                     dashboard_address=":0",  # any free port: never clash with another cluster
                     # the engines' share of the cores (Dask resets OMP_NUM_THREADS to 1)
-                    env={THREADS_ENV: str(max(1, usable_cores() // n_workers))},
+                    env={THREADS_ENV: str(engine_threads_per_worker(n_workers))},
                 )
             )
         _wait(cluster.scheduler_address, config.wait_for_workers_s)

@@ -10,7 +10,13 @@ from typing import Any, TypeVar
 
 from hts.engines.base import THREADS_ENV
 
-__all__ = ["ClusterSpec", "dask_client", "map_bounded", "usable_cores"]
+__all__ = [
+    "ClusterSpec",
+    "dask_client",
+    "engine_threads_per_worker",
+    "map_bounded",
+    "usable_cores",
+]
 
 log = logging.getLogger(__name__)
 
@@ -23,6 +29,11 @@ def usable_cores() -> int:
     if hasattr(os, "sched_getaffinity"):
         return len(os.sched_getaffinity(0))
     return os.cpu_count() or 1
+
+
+def engine_threads_per_worker(n_workers: int) -> int:
+    """The usable cores shared out among ``n_workers`` local worker processes' engines."""
+    return max(1, usable_cores() // n_workers)
 
 
 class ClusterSpec:
@@ -58,7 +69,7 @@ class ClusterSpec:
 
     def engine_threads(self) -> int:
         """CPU threads each local worker's engine gets: the usable cores shared out."""
-        return max(1, usable_cores() // self.n_workers)
+        return engine_threads_per_worker(self.n_workers)
 
     def __repr__(self) -> str:
         if self.scheduler:

@@ -33,6 +33,7 @@ DEFAULT_MIN_AREA_PX = 4
 
 BoolImage = npt.NDArray[np.bool_]
 Contour = npt.NDArray[np.int32]
+Box = tuple[int, int, int, int]  # (x, y, w, h) in pixels, as OpenCV's boundingRect
 
 
 @dataclass(frozen=True)
@@ -115,7 +116,7 @@ class LargestObject:
     """
 
     crop: BoolImage
-    box: tuple[int, int, int, int]
+    box: Box
     shape: tuple[int, int]
     contour: Contour | None
     n_objects: int
@@ -143,7 +144,7 @@ def find_largest(mask: npt.ArrayLike, *, min_area_px: int = DEFAULT_MIN_AREA_PX)
     if min_area_px < 1:
         raise ValueError(f"min_area_px must be >= 1, got {min_area_px}")
     shape, contours = _outer_contours(mask)
-    best: tuple[int, Contour, tuple[int, int, int, int], np.ndarray] | None = None
+    best: tuple[int, Contour, Box, np.ndarray] | None = None
     n_objects = 0
     for contour in contours:
         # Pick's theorem bounds the filled pixel count by the polygon area plus the number

@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from hts.measure.morphometrics import LargestObject, SpheroidMeasurement, find_largest
+from hts.measure.morphometrics import Box, LargestObject, SpheroidMeasurement, find_largest
 
 __all__ = ["QC_BITS", "QCFlags", "contour_margin", "focus_measure", "qc_flags"]
 
@@ -97,7 +97,15 @@ def _band(object_mask: npt.NDArray[np.bool_], *, band_px: int) -> npt.NDArray[np
 _FOCUS_BAND_PX = 5
 _FOCUS_SMOOTH_PX = 2.0
 
-Box = tuple[int, int, int, int]  # (x, y, w, h) in pixels, as OpenCV's boundingRect
+
+def _check_same_shape(what: str, array: np.ndarray, shape: tuple[int, ...]) -> None:
+    if array.shape != shape:
+        raise ValueError(f"shapes differ: {what} {array.shape}, mask {shape}")
+
+
+def _check_band(band_px: int) -> None:
+    if band_px < 1:
+        raise ValueError(f"band_px must be >= 1, got {band_px}")
 
 
 def _cropped(object_mask: npt.NDArray[np.bool_]) -> tuple[npt.NDArray[np.bool_], Box]:
@@ -184,10 +192,8 @@ def contour_margin(
     """
     p = np.asarray(probability, dtype=np.float32)
     obj = np.asarray(object_mask) != 0
-    if p.shape != obj.shape:
-        raise ValueError(f"shapes differ: probability {p.shape}, mask {obj.shape}")
-    if band_px < 1:
-        raise ValueError(f"band_px must be >= 1, got {band_px}")
+    _check_same_shape("probability", p, obj.shape)
+    _check_band(band_px)
     return _margin(p, *_cropped(obj), band_px)
 
 
@@ -230,8 +236,7 @@ def focus_measure(
     object_at: tuple[npt.NDArray[np.bool_], Box] | None = None
     if object_mask is not None:
         obj = np.asarray(object_mask) != 0
-        if obj.shape != array.shape:
-            raise ValueError(f"shapes differ: image {array.shape}, mask {obj.shape}")
+        _check_same_shape("image", array, obj.shape)
         object_at = _cropped(obj)
     return _focus(array, object_at, band_px, smooth_px)
 
@@ -287,15 +292,12 @@ def qc_flags(
         if found.contour is None:
             raise ValueError("spheroid holds no object, but the measurement found one")
         p = np.asarray(probability, dtype=np.float32)
-        if p.shape != found.shape:
-            raise ValueError(f"shapes differ: probability {p.shape}, mask {found.shape}")
-        if band_px < 1:
-            raise ValueError(f"band_px must be >= 1, got {band_px}")
+        _check_same_shape("probability", p, found.shape)
+        _check_band(band_px)
         low_confidence = bool(_margin(p, found.crop, found.box, band_px) < min_margin)
         if image is not None:
             array = np.asarray(image)
-            if array.shape != found.shape:
-                raise ValueError(f"shapes differ: image {array.shape}, mask {found.shape}")
+            _check_same_shape("image", array, found.shape)
             focus = _focus(array, (found.crop, found.box), _FOCUS_BAND_PX, _FOCUS_SMOOTH_PX)
             out_of_focus = bool(focus < min_focus)
     return QCFlags(
