@@ -35,7 +35,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--encoder", default="resnet34", help="resnet34 (the paper's U-Net) or tu-hrnet_w48"
     )
-    p.add_argument("--loss", default="dice", choices=["dice", "ce", "focal", "dice+ce"])
+    p.add_argument(
+        "--loss", default="dice", choices=["dice", "ce", "focal", "dice+ce", "image-dice+ce"]
+    )
     p.add_argument("--optimizer", default="radam_lookahead", choices=["adam", "radam_lookahead"])
     p.add_argument("--max-lr", type=float, help="skip the LR range test and use this")
     p.add_argument("--epochs", type=int, default=30)
@@ -45,6 +47,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--augment", default="paper", choices=["paper", "none"])
     p.add_argument(
         "--object-crop-fraction", type=float, default=0.75, help="crops centred near the spheroid"
+    )
+    p.add_argument(
+        "--dark-crop-fraction",
+        type=float,
+        default=0.0,
+        help="crops centred on dark pixels that are not spheroid (debris, well walls)",
     )
     p.add_argument("--patience", type=int, default=6, help="early stopping patience (epochs)")
     p.add_argument("--no-bf16", action="store_true", help="train in fp32")
@@ -85,6 +93,7 @@ def run(args: argparse.Namespace) -> int:
         max_lr=args.max_lr, epochs=args.epochs, steps_per_epoch=args.steps_per_epoch,
         batch_size=args.batch_size, crop=args.crop, augment=args.augment, patience=args.patience,
         object_crop_fraction=args.object_crop_fraction,
+        dark_crop_fraction=args.dark_crop_fraction,
         bf16=not args.no_bf16, seed=args.seed, model_id=args.model_id,
         time_budget_s=args.time_budget_min * 60 if args.time_budget_min else None,
     )  # fmt: skip

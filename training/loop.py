@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
 import torch
 
@@ -29,7 +30,7 @@ from training.data import Dataset
 from training.losses import make_loss
 from training.optim import lr_range_test, make_optimizer
 
-__all__ = ["TrainConfig", "past_peak", "train"]
+__all__ = ["TrainConfig", "dark_background_pixels", "past_peak", "train"]
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +51,10 @@ class TrainConfig:
     #: Fraction of crops centred near the spheroid; the rest fall anywhere in the image, so
     #: the network also learns what is not a spheroid (well walls, bubbles, far debris).
     object_crop_fraction: float = 0.75
+    #: Fraction of crops centred on one of the darkest pixels that are not spheroid
+    #: (dead-cell clumps, the dark outside of a well wall, bubble rims): hard negatives,
+    #: which random crops rarely hit. Drawn after the object crops; the rest are random.
+    dark_crop_fraction: float = 0.0
     #: Early stopping: epochs without a better validation JCD, counted only once the
     #: one-cycle schedule has passed its peak learning rate (before it, validation swings
     #: with the rising rate; a first run here stopped at the peak, 12 epochs after an
@@ -82,6 +87,32 @@ def _transform(image: np.ndarray, kind: int) -> np.ndarray:
     return image
 
 
+def dark_background_pixels(
+    image: np.ndarray,
+    mask: np.ndarray,
+    *,
+    rng: np.random.Generator,
+    quantile: float = 0.05,
+    margin: int = 8,
+    keep: int = 512,
+) -> np.ndarray:
+    """Flat indices of up to ``keep`` of the darkest pixels that are not spheroid.
+
+    Dark means at or below the ``quantile`` of the pixels more than ``margin`` pixels from
+    the spheroid mask. A brightfield spheroid is dark, so these are where a network is
+    tempted to see one: debris clumps, the outside of a well wall, bubble rims.
+    """
+    near = cv2.dilate(mask.astype(np.uint8), np.ones((2 * margin + 1,) * 2, np.uint8)) > 0
+    far = ~near
+    if not far.any():
+        return np.empty(0, dtype=np.int64)
+    level = np.quantile(image[far], quantile)
+    index = np.flatnonzero((image <= level) & far)
+    if index.size > keep:
+        index = rng.choice(index, size=keep, replace=False)
+    return index.astype(np.int64)
+
+
 class _Crops:
     """Random crops; each sample once plain and once through its one paper transform."""
 
@@ -95,18 +126,35 @@ class _Crops:
         if config.augment == "paper":
             self.index += [(i, int(self.kinds[i])) for i in range(n)]
         self.order: list[int] = []
+        self.dark_cache: dict[int, np.ndarray] = {}
+
+    def _dark(self, i: int) -> np.ndarray:
+        """Flat indices of image ``i``'s darkest non-spheroid pixels (a sample, cached)."""
+        if i not in self.dark_cache:
+            self.dark_cache[i] = dark_background_pixels(
+                self.data.images[i], self.data.masks[i], rng=self.rng
+            )
+        return self.dark_cache[i]
 
     def _one(self, i: int, kind: int) -> tuple[np.ndarray, np.ndarray]:
         image, mask = self.data.images[i], self.data.masks[i]
         c = self.config.crop
+        dark = self._dark(i)
         if image.shape[0] < c or image.shape[1] < c:
             pad = ((0, max(0, c - image.shape[0])), (0, max(0, c - image.shape[1])))
             image, mask = np.pad(image, pad, mode="reflect"), np.pad(mask, pad, mode="constant")
         h, w = image.shape
         ys, xs = np.nonzero(mask)
-        if ys.size and self.rng.random() < self.config.object_crop_fraction:
-            cy = int(np.mean(ys) + self.rng.normal(0, c / 4))
-            cx = int(np.mean(xs) + self.rng.normal(0, c / 4))
+        u = self.rng.random()
+        centre: tuple[float, float] | None = None
+        if ys.size and u < self.config.object_crop_fraction:
+            centre = (float(np.mean(ys)), float(np.mean(xs)))
+        elif dark.size and u < self.config.object_crop_fraction + self.config.dark_crop_fraction:
+            yx = np.unravel_index(int(self.rng.choice(dark)), self.data.images[i].shape)
+            centre = (float(yx[0]), float(yx[1]))
+        if centre is not None:
+            cy = int(centre[0] + self.rng.normal(0, c / 4))
+            cx = int(centre[1] + self.rng.normal(0, c / 4))
             y0, x0 = np.clip(cy - c // 2, 0, h - c), np.clip(cx - c // 2, 0, w - c)
         else:
             y0, x0 = self.rng.integers(0, h - c + 1), self.rng.integers(0, w - c + 1)

@@ -46,6 +46,7 @@ def test_train_checkpoints_resumes_and_saves_fp16(tmp_path: Path) -> None:
         crop=64,
         max_lr=1e-3,
         threads=1,
+        dark_crop_fraction=0.3,
         time_budget_s=0.0,
     )
     out = tmp_path / "run"
@@ -88,3 +89,19 @@ def test_early_stopping_waits_for_the_learning_rate_peak() -> None:
     """Epochs before the one-cycle peak (30 % of the run) never count towards patience."""
     assert [e for e in range(1, 41) if not past_peak(e, 40)] == list(range(1, 13))
     assert past_peak(13, 40) and past_peak(2, 2)
+
+
+def test_dark_background_pixels_are_dark_and_away_from_the_spheroid() -> None:
+    from training.loop import dark_background_pixels
+
+    image = np.full((100, 120), 200, dtype=np.uint8)
+    image[:, 100:] = 20  # the dark outside of a well wall
+    mask = np.zeros_like(image)
+    mask[40:60, 40:60] = 1
+    image[mask > 0] = 10  # the spheroid, darker still
+    index = dark_background_pixels(image, mask, rng=np.random.default_rng(0), keep=300)
+    ys, xs = np.unravel_index(index, image.shape)
+    assert index.size == 300
+    assert (xs >= 100).all() and (image[ys, xs] == 20).all()
+    whole = np.ones_like(mask)
+    assert dark_background_pixels(image, whole, rng=np.random.default_rng(0)).size == 0
