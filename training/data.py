@@ -92,11 +92,13 @@ def preprocess_pair(
     return small, (m >= 0.5).astype(np.uint8)
 
 
-def _synthetic_one(args: tuple[int, int, float]) -> tuple[np.ndarray, np.ndarray, str, float]:
+def _synthetic_one(
+    args: tuple[int, int, float, float],
+) -> tuple[np.ndarray, np.ndarray, str, float]:
     from hts.synth.training import training_sample
 
-    seed, index, scale = args
-    sample = training_sample(seed, index)
+    seed, index, scale, well_edge_probability = args
+    sample = training_sample(seed, index, well_edge_probability=well_edge_probability)
     image, mask = preprocess_pair(sample.image, sample.mask, scale=scale)
     return image, mask, sample.category, sample.pixel_size_um / scale
 
@@ -107,13 +109,21 @@ def synthetic(
     seed: int,
     scale: float = 0.5,
     workers: int = 2,
+    well_edge_probability: float = 0.2,
     progress: Callable[[int], None] | None = None,
 ) -> Dataset:
-    """``n`` domain-randomised samples of set ``seed``, preprocessed; each its own spheroid."""
+    """``n`` domain-randomised samples of set ``seed``, preprocessed; each its own spheroid.
+
+    ``well_edge_probability``: see `hts.synth.training.training_sample`.
+    """
     data = Dataset([], [], [], [], [])
     with ProcessPoolExecutor(max_workers=workers) as pool:
         for i, (image, mask, category, um) in enumerate(
-            pool.map(_synthetic_one, [(seed, i, scale) for i in range(n)], chunksize=8)
+            pool.map(
+                _synthetic_one,
+                [(seed, i, scale, well_edge_probability) for i in range(n)],
+                chunksize=8,
+            )
         ):
             data.images.append(image)
             data.masks.append(mask)

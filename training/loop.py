@@ -221,10 +221,13 @@ def train(
     torch.set_num_threads(config.threads)
     rng = np.random.default_rng(config.seed)
     model = build_model(config.model).to(memory_format=torch.channels_last)
+    lineage: dict[str, str] = {}
     if init is not None:
         from hts.segment.unet import load_weights
 
-        model.load_state_dict(load_weights(init)[0].state_dict())
+        start, _, info = load_weights(init)
+        model.load_state_dict(start.state_dict())
+        lineage["fine_tuned_from"] = str(info.get("model_id", Path(init).stem))
     loss_fn = make_loss(config.loss)
     crops = _Crops(train_data, config, rng)
     (out / "config.json").write_text(json.dumps(asdict(config), indent=2))
@@ -317,6 +320,7 @@ def train(
                 model_id=config.model_id,
                 val_jcd=row["val_jcd"],
                 epoch=state["epoch"],
+                **lineage,
             )
         elif past_peak(state["epoch"], config.epochs):
             state["bad_epochs"] += 1

@@ -28,7 +28,7 @@ class Segmenter(Protocol):
 
     @property
     def model_id(self) -> str:
-        """Name and version of what produces the probabilities, e.g. 'unet-r34-v2'."""
+        """Name and version of what produces the probabilities, e.g. 'unet-r34-v3'."""
         ...
 
     def predict(self, image: np.ndarray, *, pixel_size_um: float) -> np.ndarray:

@@ -39,14 +39,16 @@ class TrainingSample:
     day: float
 
 
-def randomised_conditions(rng: np.random.Generator) -> ImagingConditions:
+def randomised_conditions(
+    rng: np.random.Generator, *, well_edge_probability: float = 0.2
+) -> ImagingConditions:
     """Imaging artefacts more frequent and camera ranges wider than any one microscope's."""
     level = rng.uniform(800.0, 9000.0)
     return ImagingConditions(
         defocus_probability=0.12,
         defocus_um=(3.0, 14.0),
         bubble_probability=0.12,
-        well_edge_probability=0.2,
+        well_edge_probability=well_edge_probability,
         well_diameter_um=float(rng.choice([3300.0, 6400.0])),
         background_adu=(level, level * rng.uniform(1.0, 1.5)),
         offset_adu=(rng.uniform(0.0, 1500.0), rng.uniform(1500.0, 2000.0)),
@@ -82,11 +84,14 @@ def training_sample(
     shape: tuple[int, int] = (1030, 1300),
     debris_fraction: float = 0.5,
     pixel_size_um: tuple[float, float] = (0.9, 2.8),
+    well_edge_probability: float = 0.2,
 ) -> TrainingSample:
     """Sample ``index`` of the randomised set ``seed``; the same pair gives the same pixels.
 
     About ``debris_fraction`` of samples are treated spheroids at a time point with debris;
-    the rest are untreated or not yet shedding. Pixel sizes are drawn log-uniformly.
+    the rest are untreated or not yet shedding. Pixel sizes are drawn log-uniformly. About
+    ``well_edge_probability`` of samples show a well wall, dark outside it (a set of hard
+    negatives needs more than the default).
     """
     rng = np.random.default_rng(np.random.SeedSequence([seed, _TAG, index]))
     scenario = Scenario(
@@ -113,7 +118,12 @@ def training_sample(
     if history.diameter_um[t] > fits:
         um *= float(history.diameter_um[t]) / fits
     scene = sample_scene(
-        history, t, seed=seed, shape=shape, pixel_size_um=um, imaging=randomised_conditions(rng)
+        history,
+        t,
+        seed=seed,
+        shape=shape,
+        pixel_size_um=um,
+        imaging=randomised_conditions(rng, well_edge_probability=well_edge_probability),
     )
     if rng.random() < 0.3:  # spheroid anywhere in the field, not only near the centre
         body = scene.bodies[0]

@@ -65,6 +65,15 @@ def test_train_checkpoints_resumes_and_saves_fp16(tmp_path: Path) -> None:
     )
     _, model_config, info = load_weights(best)
     assert info["model_id"] == "unet-r34" and model_config.encoder == "resnet34"
+    assert "fine_tuned_from" not in info
+    tuned = train(
+        TrainConfig(**{**config.__dict__, "time_budget_s": None, "epochs": 1, "model_id": "ft"}),
+        _disks(4, 1),
+        _disks(2, 2),
+        tmp_path / "ft",
+        init=best,
+    )
+    assert load_weights(tuned)[2]["fine_tuned_from"] == "unet-r34"  # the lineage is kept
 
 
 def test_lookahead_and_lr_range_test() -> None:
