@@ -108,7 +108,10 @@ def _build_parser() -> argparse.ArgumentParser:
         "--results", type=Path, help="results store (default: PLATE's name with .results.zarr)"
     )
     p.add_argument(
-        "--model", default="unet", help="segmenter: unet (default), classical, or a weight file"
+        "--model",
+        default="unet",
+        help="segmenter: unet (default), classical, or a weight file; append +tta (unet+tta, "
+        "FILE.pt+tta) to average the network over flips: lower error, 4x the network time",
     )
     p.add_argument(
         "--engine",
@@ -132,7 +135,9 @@ def _build_parser() -> argparse.ArgumentParser:
         "--masks", type=Path, required=True, help="folder of reference masks (same file stems)"
     )
     p.add_argument(
-        "--model", default="unet", help="segmenter name (unet, classical) or weight file path"
+        "--model",
+        default="unet",
+        help="segmenter name (unet, unet+tta, classical) or weight file path (+tta allowed)",
     )
     p.add_argument("--pixel-size-um", type=float, help="pixel size (default: each file's metadata)")
     p.add_argument(
@@ -190,7 +195,9 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument("--wells", type=int, default=12)
     p.add_argument("--days", type=int, default=8)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--model", default="unet", help="segmenter: unet (default) or classical")
+    p.add_argument(
+        "--model", default="unet", help="segmenter: unet (default), unet+tta or classical"
+    )
     p.add_argument("--engine", help="inference engine (default: automatic)")
     _add_cluster_args(p)
     p.set_defaults(func=_cmd_demo)

@@ -10,21 +10,53 @@ import numpy as np
 from hts.engines.base import Engine, get_engine
 from hts.segment.preprocess import PreprocessConfig, preprocess, restore_probability
 
-__all__ = ["NetworkSegmenter"]
+__all__ = ["FLIPS", "TTA_SUFFIX", "NetworkSegmenter"]
+
+#: Appended to a model id (and accepted after a segmenter name) for flip-averaged results.
+TTA_SUFFIX = "+tta"
+
+
+def _vertical(x: np.ndarray) -> np.ndarray:
+    return x[:, ::-1]
+
+
+def _horizontal(x: np.ndarray) -> np.ndarray:
+    return x[:, :, ::-1]
+
+
+def _rotate180(x: np.ndarray) -> np.ndarray:
+    return x[:, ::-1, ::-1]
+
+
+#: The paper's training transforms, on ``(B, Y, X)`` batches; each is its own inverse.
+FLIPS = (_vertical, _horizontal, _rotate180)
 
 
 @dataclass
 class NetworkSegmenter:
-    """Preprocess (min-max, half resolution, pad to 32), run the engine, map back."""
+    """Preprocess (min-max, half resolution, pad to 32), run the engine, map back.
+
+    With ``flip_average`` (test-time augmentation) the network also sees the input flipped
+    vertically, horizontally and rotated by 180 degrees (the paper's training transforms),
+    and the four probability maps, flipped back, are averaged: four engine calls per batch
+    for a lower error on debris images (docs/model-card.md). Its ``model_id`` then ends in
+    ``+tta``, so results of the two modes never mix in one store.
+    """
 
     engine: Engine
     model_id: str
     config: PreprocessConfig = field(default_factory=PreprocessConfig)
+    flip_average: bool = False
 
     @classmethod
-    def load(cls, weights: Path, *, engine: str = "torch") -> NetworkSegmenter:
+    def load(
+        cls, weights: Path, *, engine: str = "torch", flip_average: bool = False
+    ) -> NetworkSegmenter:
         loaded = get_engine(engine, weights)
-        return cls(loaded, str(getattr(loaded, "model_id", Path(weights).stem)))
+        model_id = str(getattr(loaded, "model_id", Path(weights).stem))
+        if flip_average:
+            model_id += TTA_SUFFIX
+        return cls(loaded, model_id, flip_average=flip_average)
 
     def predict(self, image: np.ndarray, *, pixel_size_um: float) -> np.ndarray:
         return self.predict_batch([image])[0]
@@ -33,7 +65,13 @@ class NetworkSegmenter:
         """Probabilities ``(Y, X)`` float32 per image; images of one shape share one engine call."""
         if len({im.shape for im in images}) > 1:
             return [p for im in images for p in self.predict_batch([im])]
-        probs = self.engine.predict(np.stack([preprocess(im, self.config) for im in images]))
+        batch = np.stack([preprocess(im, self.config) for im in images])
+        probs = np.asarray(self.engine.predict(batch), dtype=np.float32)
+        if self.flip_average:
+            probs = probs.copy()
+            for flip in FLIPS:
+                probs += flip(self.engine.predict(np.ascontiguousarray(flip(batch))))
+            probs /= np.float32(1 + len(FLIPS))
         return [
             restore_probability(p, original_shape=im.shape, config=self.config)
             for p, im in zip(probs, images, strict=True)

@@ -14,6 +14,8 @@ from typing import Protocol
 
 import numpy as np
 
+from hts.segment.network import TTA_SUFFIX
+
 __all__ = [
     "Segmenter",
     "available_segmenters",
@@ -51,12 +53,14 @@ class ClassicalSegmenter:
         return segment_classical(image, pixel_size_um=pixel_size_um)
 
 
-def _network(weights: str, engine: str | None) -> Segmenter:
+def _network(weights: str, engine: str | None, *, flip_average: bool = False) -> Segmenter:
     from hts.engines.select import auto_engine_name
     from hts.models.paths import model_path
     from hts.segment.network import NetworkSegmenter
 
-    return NetworkSegmenter.load(model_path(weights), engine=engine or auto_engine_name())
+    return NetworkSegmenter.load(
+        model_path(weights), engine=engine or auto_engine_name(), flip_average=flip_average
+    )
 
 
 def _unet(engine: str | None) -> Segmenter:
@@ -65,12 +69,22 @@ def _unet(engine: str | None) -> Segmenter:
     return _network(DEFAULT_MODEL, engine)
 
 
+def _unet_tta(engine: str | None) -> Segmenter:
+    from hts.models.paths import DEFAULT_MODEL
+
+    return _network(DEFAULT_MODEL, engine, flip_average=True)
+
+
 def _classical(engine: str | None) -> Segmenter:
     return ClassicalSegmenter()
 
 
 #: name -> factory(engine name or None for automatic)
-_FACTORIES: dict[str, Callable[[str | None], Segmenter]] = {"classical": _classical, "unet": _unet}
+_FACTORIES: dict[str, Callable[[str | None], Segmenter]] = {
+    "classical": _classical,
+    "unet": _unet,
+    "unet" + TTA_SUFFIX: _unet_tta,
+}
 
 
 def register_segmenter(name: str, factory: Callable[[str | None], Segmenter]) -> None:
@@ -83,18 +97,28 @@ def available_segmenters() -> list[str]:
     return sorted(_FACTORIES)
 
 
+def _weight_file(name: str) -> tuple[str | None, bool]:
+    """``(weight file, flip-average)`` when ``name`` is a weight file, optionally ``+tta``."""
+    base = name.removesuffix(TTA_SUFFIX)
+    if base.endswith((".pt", ".onnx")):
+        return base, base != name
+    return None, False
+
+
 @functools.cache
 def get_segmenter(name: str, engine: str | None = None) -> Segmenter:
     """The segmenter ``name``, built once per process (and so once per Dask worker).
 
-    ``name``: a registered name (``unet``, ``classical``), the path of a weight file, or
+    ``name``: a registered name (``unet``, ``unet+tta``, ``classical``), the path of a
+    weight file (with ``+tta`` appended: flip-averaged, see `NetworkSegmenter`), or
     ``package.module:factory`` for a segmenter of your own (called with the engine name).
     ``engine`` picks the inference engine of network segmenters (default: automatic).
     """
     if name in _FACTORIES:
         return _FACTORIES[name](engine)
-    if name.endswith((".pt", ".onnx")):
-        return _network(name, engine)
+    weights, flip_average = _weight_file(name)
+    if weights is not None:
+        return _network(weights, engine, flip_average=flip_average)
     if ":" in name:
         import importlib
 
@@ -117,6 +141,9 @@ def segmenter_model_id(name: str, engine: str | None = None) -> str:
 
     if name == "unet" and _FACTORIES.get(name) is _unet:
         return weights_model_id(model_path(DEFAULT_MODEL))
-    if name not in _FACTORIES and name.endswith((".pt", ".onnx")):
-        return weights_model_id(model_path(name))
+    if name == "unet" + TTA_SUFFIX and _FACTORIES.get(name) is _unet_tta:
+        return weights_model_id(model_path(DEFAULT_MODEL)) + TTA_SUFFIX
+    weights, flip_average = _weight_file(name)
+    if name not in _FACTORIES and weights is not None:
+        return weights_model_id(model_path(weights)) + (TTA_SUFFIX if flip_average else "")
     return get_segmenter(name, engine).model_id

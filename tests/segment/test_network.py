@@ -47,6 +47,33 @@ def test_segmenter_returns_probabilities_on_the_original_grid(weights: Path) -> 
     assert [p.shape for p in mixed] == [(103, 130), (64, 70)]
 
 
+def test_flip_average_is_the_mean_over_the_papers_flips(weights: Path) -> None:
+    plain = NetworkSegmenter.load(weights)
+    tta = NetworkSegmenter.load(weights, flip_average=True)
+    assert tta.model_id == "test-net+tta"
+    # 128 x 192 halves to 64 x 96, multiples of 32: no padding, and halving commutes with flips
+    image = np.random.default_rng(3).integers(1000, 4000, (128, 192), dtype=np.uint16)
+    flips = [
+        lambda a: a,
+        lambda a: a[::-1],
+        lambda a: a[:, ::-1],
+        lambda a: a[::-1, ::-1],
+    ]
+    by_hand = np.mean(
+        [f(plain.predict(np.ascontiguousarray(f(image)), pixel_size_um=1.0)) for f in flips],
+        axis=0,
+    )
+    averaged = tta.predict(image, pixel_size_um=1.0)
+    np.testing.assert_allclose(averaged, by_hand, atol=0.02)
+    # an untrained network is not flip-symmetric; its flip average is
+    mirrored = tta.predict(np.ascontiguousarray(image[::-1]), pixel_size_um=1.0)
+    np.testing.assert_allclose(mirrored[::-1], averaged, atol=0.02)
+    assert np.abs(plain.predict(image[::-1].copy(), pixel_size_um=1.0)[::-1] - by_hand).max() > 0.02
+    assert get_segmenter(f"{weights}+tta").model_id == "test-net+tta"
+    assert segmenter_model_id(f"{weights}+tta") == "test-net+tta"
+    assert segmenter_model_id("unet+tta") == segmenter_model_id("unet") + "+tta"
+
+
 def test_registry_accepts_a_weight_path(weights: Path) -> None:
     assert get_segmenter(str(weights)).model_id == "test-net"
     with pytest.raises(ValueError, match="unknown segmenter"):
