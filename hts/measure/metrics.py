@@ -129,6 +129,10 @@ class SegmentationScore:
         JCD == 1: the spheroid was missed or found in the wrong place (counts to ISF).
     ambiguous : bool
         More than one object was predicted (counts to ASF).
+    reference_objects : int
+        Objects in the reference mask. Where it holds two (touching or split spheroids),
+        a second predicted object is right, yet the paper's ASF counts it; `summarise`
+        also gives ASF over the images whose reference holds one object.
     """
 
     jcd: float
@@ -137,6 +141,7 @@ class SegmentationScore:
     radial_error_um: float
     invalid: bool
     ambiguous: bool
+    reference_objects: int = 1
 
 
 def compare_masks(
@@ -173,14 +178,16 @@ def compare_masks(
     """
     p_raw, t_raw = _pair(pred, target)
     p, n_pred = largest_object(p_raw, min_area_px=min_area_px)
-    t, _ = largest_object(t_raw, min_area_px=min_area_px)
+    t, n_target = largest_object(t_raw, min_area_px=min_area_px)
     jcd = jaccard_distance(p, t)
     radial = average_radial_error_um(p, t, pixel_size_um=pixel_size_um)
     ambiguous = n_pred > 1
     if not t.any() and not p.any():
         return SegmentationScore(0.0, 0.0, 0.0, 0.0, invalid=False, ambiguous=False)
     if jcd == 1.0:
-        return SegmentationScore(jcd, 1.0, 1.0, radial, invalid=True, ambiguous=ambiguous)
+        return SegmentationScore(
+            jcd, 1.0, 1.0, radial, invalid=True, ambiguous=ambiguous, reference_objects=n_target
+        )
     # Both objects are non-empty here, so measuring cannot fail.
     mp = measure_mask(p, pixel_size_um=pixel_size_um, min_area_px=min_area_px)
     mt = measure_mask(t, pixel_size_um=pixel_size_um, min_area_px=min_area_px)
@@ -191,6 +198,7 @@ def compare_masks(
         radial_error_um=radial,
         invalid=False,
         ambiguous=ambiguous,
+        reference_objects=n_target,
     )
 
 
@@ -215,7 +223,9 @@ def summarise(scores: Iterable[SegmentationScore], *, ddof: int = 1) -> dict[str
         ``n`` (number of images); ``jcd_mean``, ``jcd_std``, ``rdd_mean``, ``rdd_std``,
         ``rcd_mean``, ``rcd_std``, ``radial_error_um_mean``, ``radial_error_um_std``;
         ``isf`` and ``asf`` (fractions of invalid and ambiguous images) with their
-        binomial standard errors ``isf_se`` and ``asf_se`` = sqrt(p (1 - p) / n).
+        binomial standard errors ``isf_se`` and ``asf_se`` = sqrt(p (1 - p) / n);
+        ``asf_one``, ``asf_one_se`` and ``n_one``: ASF over the images whose reference
+        holds exactly one object (where any second predicted object is false).
         Statistics are NaN for an empty set; NaN scores propagate into the means.
     """
     items = list(scores)
@@ -229,4 +239,8 @@ def summarise(scores: Iterable[SegmentationScore], *, ddof: int = 1) -> dict[str
         fraction = sum(bool(getattr(s, flag)) for s in items) / n if n > 0 else math.nan
         summary[name] = fraction
         summary[f"{name}_se"] = _binomial_se(fraction, n)
+    single = [s for s in items if s.reference_objects == 1]
+    summary["n_one"] = float(len(single))
+    summary["asf_one"] = sum(s.ambiguous for s in single) / len(single) if single else math.nan
+    summary["asf_one_se"] = _binomial_se(summary["asf_one"], len(single))
     return summary

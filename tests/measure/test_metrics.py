@@ -136,10 +136,29 @@ def test_summarise_reports_means_stds_and_binomial_errors() -> None:
     assert summarise(scores, ddof=0)["rdd_std"] == pytest.approx(np.std([0.02, 0.04, 1.0, 0.02]))
 
 
+def test_asf_over_one_object_references_leaves_out_true_pairs() -> None:
+    """Two predicted objects where the reference holds two spheroids is right, not ambiguous."""
+    pair = np.zeros((40, 60), dtype=bool)
+    pair[10:20, 5:15] = True
+    pair[10:20, 30:45] = True
+    one = pair.copy()
+    one[:, :25] = False
+    right = compare_masks(pair, pair, pixel_size_um=1.0)
+    assert right.ambiguous and right.reference_objects == 2 and right.jcd == 0.0
+    spurious = compare_masks(pair, one, pixel_size_um=1.0)
+    assert spurious.ambiguous and spurious.reference_objects == 1
+    clean = compare_masks(one, one, pixel_size_um=1.0)
+    s = summarise([right, spurious, clean])
+    assert s["asf"] == pytest.approx(2 / 3)
+    assert s["n_one"] == 2 and s["asf_one"] == pytest.approx(0.5)
+    assert s["asf_one_se"] == pytest.approx(0.5 / math.sqrt(2))
+
+
 def test_summarise_of_nothing_is_nan() -> None:
     s = summarise([])
     assert s["n"] == 0
-    assert all(math.isnan(v) for k, v in s.items() if k != "n")
+    assert s["n_one"] == 0
+    assert all(math.isnan(v) for k, v in s.items() if k not in ("n", "n_one"))
 
 
 masks = st.integers(1, 16).flatmap(
