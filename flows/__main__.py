@@ -22,7 +22,11 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="flow", required=True)
     for name in ("nightly", "reprocess"):
         p = sub.add_parser(name)
-        p.add_argument("--model", default="unet", help="segmenter (default: unet)")
+        p.add_argument(
+            "--model",
+            default="unet",
+            help="segmenter: unet (default), unet+tta, classical, FILE.pt",
+        )
         p.add_argument("--engine", help="inference engine (default: automatic)")
         p.add_argument("--scheduler", help="address of a running Dask scheduler")
         p.add_argument("--workers", type=int, help="local worker processes (default: cores)")
