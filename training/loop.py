@@ -24,6 +24,7 @@ import torch
 
 from hts.measure.metrics import jaccard_distance
 from hts.measure.morphometrics import largest_object
+from hts.segment.network import FLIPS
 from hts.segment.preprocess import pad_to_multiple
 from hts.segment.unet import ModelConfig, build_model, save_weights
 from training.data import Dataset
@@ -66,6 +67,14 @@ class TrainConfig:
     model_id: str = "unet-r34"
     time_budget_s: float | None = None  # stop (and keep the best so far) after this long
 
+    def __post_init__(self) -> None:
+        fractions = (self.object_crop_fraction, self.dark_crop_fraction)
+        if min(fractions) < 0 or sum(fractions) > 1:
+            raise ValueError(
+                "object_crop_fraction and dark_crop_fraction must be >= 0 and sum to at most "
+                f"1, got {self.object_crop_fraction} and {self.dark_crop_fraction}"
+            )
+
 
 #: Fraction of the one-cycle schedule spent rising to the peak rate (OneCycleLR's default).
 _PEAK_FRACTION = 0.3
@@ -78,13 +87,7 @@ def past_peak(epoch: int, epochs: int) -> bool:
 
 def _transform(image: np.ndarray, kind: int) -> np.ndarray:
     """0: identity, 1: vertical flip, 2: horizontal flip, 3: rotation by 180 degrees."""
-    if kind == 1:
-        return image[::-1]
-    if kind == 2:
-        return image[:, ::-1]
-    if kind == 3:
-        return image[::-1, ::-1]
-    return image
+    return image if kind == 0 else FLIPS[kind - 1](image[None])[0]
 
 
 def dark_background_pixels(

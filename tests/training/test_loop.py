@@ -46,6 +46,7 @@ def test_train_checkpoints_resumes_and_saves_fp16(tmp_path: Path) -> None:
         crop=64,
         max_lr=1e-3,
         threads=1,
+        object_crop_fraction=0.5,
         dark_crop_fraction=0.3,
         time_budget_s=0.0,
     )
@@ -98,6 +99,11 @@ def test_early_stopping_waits_for_the_learning_rate_peak() -> None:
     """Epochs before the one-cycle peak (30 % of the run) never count towards patience."""
     assert [e for e in range(1, 41) if not past_peak(e, 40)] == list(range(1, 13))
     assert past_peak(13, 40) and past_peak(2, 2)
+
+
+def test_crop_fractions_are_checked() -> None:
+    with pytest.raises(ValueError, match="sum to at most 1"):
+        TrainConfig(object_crop_fraction=0.8, dark_crop_fraction=0.3)
 
 
 def test_dark_background_pixels_are_dark_and_away_from_the_spheroid() -> None:
