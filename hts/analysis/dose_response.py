@@ -163,7 +163,14 @@ def fit_logistic(
     def excess(c: float) -> float:
         return 2.0 * (ll_max - profile(c)) - cutoff
 
+    # The search walks out from the SCD50, where the excess must be negative. It is not
+    # when the slope-bounded profile cannot reach the maximum there (a fit with nearly no
+    # slope, e.g. control, relapse, control at rising doses): the interval is undetermined.
+    at_scd50 = excess(scd50)
+
     def bound(direction: float) -> float:
+        if not at_scd50 < 0:
+            return math.nan
         step = span / 20.0
         inner = scd50
         for _ in range(200):  # up to 10 dose ranges away

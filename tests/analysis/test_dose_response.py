@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
@@ -52,3 +54,11 @@ def test_undetermined_fits_are_nan() -> None:
     ):
         fit = fit_logistic(dose, y)
         assert not fit.converged and np.isnan(fit.scd50)
+
+
+def test_a_fit_without_a_dose_trend_gives_an_open_interval_not_an_error() -> None:
+    """Control, relapse, control at rising doses (a 4-well demo plate): no crash, NaN bounds."""
+    fit = fit_logistic(np.array([2.5, 5.0, 7.5]), np.array([True, False, True]))
+    assert fit.n == 3
+    assert math.isnan(fit.ci_lower) or fit.ci_lower <= fit.scd50
+    assert math.isnan(fit.ci_upper) or fit.ci_upper >= fit.scd50
