@@ -142,7 +142,6 @@ class _Crops:
     def _one(self, i: int, kind: int) -> tuple[np.ndarray, np.ndarray]:
         image, mask = self.data.images[i], self.data.masks[i]
         c = self.config.crop
-        dark = self._dark(i)
         if image.shape[0] < c or image.shape[1] < c:
             pad = ((0, max(0, c - image.shape[0])), (0, max(0, c - image.shape[1])))
             image, mask = np.pad(image, pad, mode="reflect"), np.pad(mask, pad, mode="constant")
@@ -152,9 +151,11 @@ class _Crops:
         centre: tuple[float, float] | None = None
         if ys.size and u < self.config.object_crop_fraction:
             centre = (float(np.mean(ys)), float(np.mean(xs)))
-        elif dark.size and u < self.config.object_crop_fraction + self.config.dark_crop_fraction:
-            yx = np.unravel_index(int(self.rng.choice(dark)), self.data.images[i].shape)
-            centre = (float(yx[0]), float(yx[1]))
+        elif u < self.config.object_crop_fraction + self.config.dark_crop_fraction:
+            dark = self._dark(i)  # only now: most runs never ask for dark crops
+            if dark.size:
+                yx = np.unravel_index(int(self.rng.choice(dark)), self.data.images[i].shape)
+                centre = (float(yx[0]), float(yx[1]))
         if centre is not None:
             cy = int(centre[0] + self.rng.normal(0, c / 4))
             cx = int(centre[1] + self.rng.normal(0, c / 4))

@@ -68,7 +68,7 @@ class NetworkSegmenter:
         batch = np.stack([preprocess(im, self.config) for im in images])
         probs = np.asarray(self.engine.predict(batch), dtype=np.float32)
         if self.flip_average:
-            probs = probs.copy()
+            probs = probs.copy()  # summed into below; an engine may hand out its own buffer
             for flip in FLIPS:
                 probs += flip(self.engine.predict(np.ascontiguousarray(flip(batch))))
             probs /= np.float32(1 + len(FLIPS))

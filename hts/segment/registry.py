@@ -14,7 +14,8 @@ from typing import Protocol
 
 import numpy as np
 
-from hts.segment.network import TTA_SUFFIX
+from hts.models.paths import DEFAULT_MODEL, model_path, weights_model_id
+from hts.segment.network import TTA_SUFFIX, NetworkSegmenter
 
 __all__ = [
     "Segmenter",
@@ -55,8 +56,6 @@ class ClassicalSegmenter:
 
 def _network(weights: str, engine: str | None, *, flip_average: bool = False) -> Segmenter:
     from hts.engines.select import auto_engine_name
-    from hts.models.paths import model_path
-    from hts.segment.network import NetworkSegmenter
 
     return NetworkSegmenter.load(
         model_path(weights), engine=engine or auto_engine_name(), flip_average=flip_average
@@ -64,15 +63,7 @@ def _network(weights: str, engine: str | None, *, flip_average: bool = False) ->
 
 
 def _unet(engine: str | None) -> Segmenter:
-    from hts.models.paths import DEFAULT_MODEL
-
     return _network(DEFAULT_MODEL, engine)
-
-
-def _unet_tta(engine: str | None) -> Segmenter:
-    from hts.models.paths import DEFAULT_MODEL
-
-    return _network(DEFAULT_MODEL, engine, flip_average=True)
 
 
 def _classical(engine: str | None) -> Segmenter:
@@ -83,7 +74,6 @@ def _classical(engine: str | None) -> Segmenter:
 _FACTORIES: dict[str, Callable[[str | None], Segmenter]] = {
     "classical": _classical,
     "unet": _unet,
-    "unet" + TTA_SUFFIX: _unet_tta,
 }
 
 
@@ -97,12 +87,15 @@ def available_segmenters() -> list[str]:
     return sorted(_FACTORIES)
 
 
-def _weight_file(name: str) -> tuple[str | None, bool]:
-    """``(weight file, flip-average)`` when ``name`` is a weight file, optionally ``+tta``."""
+def _network_spec(name: str) -> tuple[str, bool] | None:
+    """``(weights, flip-average)`` when ``name`` is the shipped U-Net or a weight file,
+    either of them optionally followed by ``+tta``; None for any other segmenter."""
     base = name.removesuffix(TTA_SUFFIX)
-    if base.endswith((".pt", ".onnx")):
+    if base == "unet" and _FACTORIES.get(base) is _unet:
+        return DEFAULT_MODEL, base != name
+    if base.endswith((".pt", ".onnx")) and name not in _FACTORIES:
         return base, base != name
-    return None, False
+    return None
 
 
 @functools.cache
@@ -116,9 +109,9 @@ def get_segmenter(name: str, engine: str | None = None) -> Segmenter:
     """
     if name in _FACTORIES:
         return _FACTORIES[name](engine)
-    weights, flip_average = _weight_file(name)
-    if weights is not None:
-        return _network(weights, engine, flip_average=flip_average)
+    spec = _network_spec(name)
+    if spec is not None:
+        return _network(spec[0], engine, flip_average=spec[1])
     if ":" in name:
         import importlib
 
@@ -127,7 +120,8 @@ def get_segmenter(name: str, engine: str | None = None) -> Segmenter:
         return factory(engine)
     raise ValueError(
         f"unknown segmenter {name!r}; available: {', '.join(available_segmenters())}, "
-        "the path of a weight file, or package.module:factory"
+        "the path of a weight file, unet or a weight file followed by +tta, "
+        "or package.module:factory"
     )
 
 
@@ -137,13 +131,8 @@ def segmenter_model_id(name: str, engine: str | None = None) -> str:
     For the shipped U-Net and weight files it is read from the file, so a client that only
     plans a run never builds (or compiles) the network its workers will run.
     """
-    from hts.models.paths import DEFAULT_MODEL, model_path, weights_model_id
-
-    if name == "unet" and _FACTORIES.get(name) is _unet:
-        return weights_model_id(model_path(DEFAULT_MODEL))
-    if name == "unet" + TTA_SUFFIX and _FACTORIES.get(name) is _unet_tta:
-        return weights_model_id(model_path(DEFAULT_MODEL)) + TTA_SUFFIX
-    weights, flip_average = _weight_file(name)
-    if name not in _FACTORIES and weights is not None:
+    spec = _network_spec(name)
+    if spec is not None:
+        weights, flip_average = spec
         return weights_model_id(model_path(weights)) + (TTA_SUFFIX if flip_average else "")
     return get_segmenter(name, engine).model_id
