@@ -28,6 +28,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     data.add_argument(
         "--val-data", type=Path, help="separate validation set (.npz); else a split by spheroid"
     )
+    data.add_argument(
+        "--extra-data",
+        type=Path,
+        action="append",
+        default=[],
+        help="more training data (.npz from python -m training.make_data); repeatable",
+    )
     p.add_argument(
         "--out", type=Path, required=True, help="run folder: checkpoints, metrics.csv, best.pt"
     )
@@ -58,6 +65,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-bf16", action="store_true", help="train in fp32")
     p.add_argument("--time-budget-min", type=float, help="stop after this many minutes")
     p.add_argument(
+        "--fit-to-budget",
+        action="store_true",
+        help="size the one-cycle schedule to --time-budget-min (--epochs becomes a cap)",
+    )
+    p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
+    p.add_argument(
+        "--loader-workers", type=int, default=0, help="processes cutting crops (GPU: ~8)"
+    )
+    p.add_argument(
         "--model-id", default="unet-r34", help="id stored with the weights and in results"
     )
     p.add_argument("--seed", type=int, default=0)
@@ -84,6 +100,8 @@ def run(args: argparse.Namespace) -> int:
         data = synthetic(args.synthetic, seed=args.seed + 1)
     if args.data_cache and not args.data_cache.exists():
         data.save(args.data_cache)
+    for extra in args.extra_data:
+        data = data.concat(Dataset.load(extra))
     if args.val_data:
         train_data, val_data = data, Dataset.load(args.val_data)
     else:
@@ -96,6 +114,8 @@ def run(args: argparse.Namespace) -> int:
         dark_crop_fraction=args.dark_crop_fraction,
         bf16=not args.no_bf16, seed=args.seed, model_id=args.model_id,
         time_budget_s=args.time_budget_min * 60 if args.time_budget_min else None,
+        fit_to_budget=args.fit_to_budget, device=args.device,
+        loader_workers=args.loader_workers,
     )  # fmt: skip
     log.info("training on %d images, validating on %d", len(train_data), len(val_data))
     best = train(config, train_data, val_data, args.out, init=args.init)

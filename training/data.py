@@ -47,6 +47,19 @@ class Dataset:
             [self.pixel_size_um[i] for i in pick],
         )  # fmt: skip
 
+    def concat(self, other: Dataset) -> Dataset:
+        """This set followed by ``other``; refuses spheroid ids found in both."""
+        shared = set(self.groups) & set(other.groups)
+        if shared:
+            raise ValueError(
+                f"{len(shared)} spheroid ids are in both sets (e.g. {sorted(shared)[0]!r}): "
+                "the same synthetic seed twice?"
+            )
+        return Dataset(
+            self.images + other.images, self.masks + other.masks, self.groups + other.groups,
+            self.categories + other.categories, self.pixel_size_um + other.pixel_size_um,
+        )  # fmt: skip
+
     def split(self, *, val_fraction: float, seed: int) -> tuple[Dataset, Dataset]:
         """(train, validation), split by group (spheroid), never by image."""
         names = sorted(set(self.groups))
@@ -93,12 +106,14 @@ def preprocess_pair(
 
 
 def _synthetic_one(
-    args: tuple[int, int, float, float],
+    args: tuple[int, int, float, float, float],
 ) -> tuple[np.ndarray, np.ndarray, str, float]:
     from hts.synth.training import training_sample
 
-    seed, index, scale, well_edge_probability = args
-    sample = training_sample(seed, index, well_edge_probability=well_edge_probability)
+    seed, index, scale, well_edge_probability, debris_fraction = args
+    sample = training_sample(
+        seed, index, well_edge_probability=well_edge_probability, debris_fraction=debris_fraction
+    )
     image, mask = preprocess_pair(sample.image, sample.mask, scale=scale)
     return image, mask, sample.category, sample.pixel_size_um / scale
 
@@ -110,18 +125,21 @@ def synthetic(
     scale: float = 0.5,
     workers: int = 2,
     well_edge_probability: float = 0.2,
+    debris_fraction: float = 0.5,
     progress: Callable[[int], None] | None = None,
 ) -> Dataset:
     """``n`` domain-randomised samples of set ``seed``, preprocessed; each its own spheroid.
 
-    ``well_edge_probability``: see `hts.synth.training.training_sample`.
+    ``well_edge_probability``, ``debris_fraction``: see `hts.synth.training.training_sample`
+    (the defaults are that function's; sample ``i`` of a seed is the same image only under
+    the same values).
     """
     data = Dataset([], [], [], [], [])
     with ProcessPoolExecutor(max_workers=workers) as pool:
         for i, (image, mask, category, um) in enumerate(
             pool.map(
                 _synthetic_one,
-                [(seed, i, scale, well_edge_probability) for i in range(n)],
+                [(seed, i, scale, well_edge_probability, debris_fraction) for i in range(n)],
                 chunksize=8,
             )
         ):

@@ -4,7 +4,9 @@ Recipe (Streller et al. 2025): augmentation where each training image is used on
 is and once through one of vertical flip, horizontal flip or 180 degree rotation; LR range
 test; one-cycle schedule; early stopping on the validation Jaccard distance; Dice loss with
 RAdam + Lookahead for the U-Net. On CPU we train on random crops (mostly around the
-spheroid) with bf16 autocast and channels-last; validation runs on whole images.
+spheroid) with bf16 autocast and channels-last; validation runs on whole images. On a GPU
+(``device="cuda"``) the same loop runs with bf16 autocast there, crops cut by DataLoader
+worker processes, and, given a time budget, a one-cycle schedule sized to fit it.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import json
 import logging
 import math
 import time
+from collections.abc import Generator, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -66,6 +69,14 @@ class TrainConfig:
     seed: int = 0
     model_id: str = "unet-r34"
     time_budget_s: float | None = None  # stop (and keep the best so far) after this long
+    #: Size the one-cycle schedule to ``time_budget_s``: time a few steps and one
+    #: validation first, then run as many whole epochs as fit (``epochs`` is then a cap).
+    #: Without it a budget only cuts the schedule short, before the rate has come down.
+    fit_to_budget: bool = False
+    device: str = "cpu"  # "cpu", "cuda", "cuda:1", ...
+    #: Processes cutting crops (0: in the training process). A GPU step outruns one
+    #: process's cropping; on a 2-core CPU the network is the bottleneck and 0 is right.
+    loader_workers: int = 0
 
     def __post_init__(self) -> None:
         fractions = (self.object_crop_fraction, self.dark_crop_fraction)
@@ -74,6 +85,10 @@ class TrainConfig:
                 "object_crop_fraction and dark_crop_fraction must be >= 0 and sum to at most "
                 f"1, got {self.object_crop_fraction} and {self.dark_crop_fraction}"
             )
+        if self.fit_to_budget and self.time_budget_s is None:
+            raise ValueError("fit_to_budget needs a time budget (time_budget_s)")
+        if self.loader_workers < 0:
+            raise ValueError(f"loader_workers must be >= 0, got {self.loader_workers}")
 
 
 #: Fraction of the one-cycle schedule spent rising to the peak rate (OneCycleLR's default).
@@ -180,23 +195,60 @@ class _Crops:
         )
 
 
-def predict_probability(model: Any, image: np.ndarray, *, bf16: bool) -> np.ndarray:
+class _CropStream(torch.utils.data.IterableDataset[tuple[torch.Tensor, torch.Tensor]]):
+    """Endless crop batches for a DataLoader; each worker process draws its own crops."""
+
+    def __init__(self, data: Dataset, config: TrainConfig) -> None:
+        self.data = data
+        self.config = config
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        info = torch.utils.data.get_worker_info()
+        worker = 0 if info is None else info.id
+        crops = _Crops(self.data, self.config, np.random.default_rng([self.config.seed, worker]))
+        while True:
+            yield crops.batch()
+
+
+def _batches(
+    data: Dataset, config: TrainConfig, rng: np.random.Generator
+) -> Generator[tuple[torch.Tensor, torch.Tensor]]:
+    """Training batches, cut in this process or by ``config.loader_workers`` processes."""
+    if config.loader_workers == 0:
+        crops = _Crops(data, config, rng)
+        while True:
+            yield crops.batch()
+    loader = torch.utils.data.DataLoader(
+        _CropStream(data, config),
+        batch_size=None,
+        num_workers=config.loader_workers,
+        pin_memory=torch.device(config.device).type == "cuda",
+        prefetch_factor=4,
+        persistent_workers=True,
+    )
+    yield from loader
+
+
+def predict_probability(
+    model: Any, image: np.ndarray, *, bf16: bool, device: str = "cpu"
+) -> np.ndarray:
     """Spheroid probability ``(Y, X)`` of one preprocessed uint8 image (any size)."""
     padded, (py, px) = pad_to_multiple(image, multiple=32)
-    x = torch.from_numpy(padded[None, None].astype(np.float32) / 255.0).contiguous(
-        memory_format=torch.channels_last
-    )
-    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-        prob = model(x).float().softmax(dim=1)[0, 1].numpy()
+    x = torch.from_numpy(padded[None, None].astype(np.float32) / 255.0)
+    x = x.to(device).contiguous(memory_format=torch.channels_last)
+    kind = torch.device(device).type
+    with torch.no_grad(), torch.autocast(kind, dtype=torch.bfloat16, enabled=bf16):
+        prob = model(x).float().softmax(dim=1)[0, 1].cpu().numpy()
     return prob[: prob.shape[0] - py, : prob.shape[1] - px]
 
 
-def validate(model: Any, data: Dataset, *, bf16: bool) -> dict[str, float]:
+def validate(model: Any, data: Dataset, *, bf16: bool, device: str = "cpu") -> dict[str, float]:
     """Mean per-image JCD of the largest predicted object, overall and per category."""
     model.eval()
     jcd: list[float] = []
     for image, mask in zip(data.images, data.masks, strict=True):
-        pred, _ = largest_object(predict_probability(model, image, bf16=bf16) >= 0.5)
+        prob = predict_probability(model, image, bf16=bf16, device=device)
+        pred, _ = largest_object(prob >= 0.5)
         target, _ = largest_object(mask > 0)
         jcd.append(jaccard_distance(pred, target))
     model.train()
@@ -205,6 +257,31 @@ def validate(model: Any, data: Dataset, *, bf16: bool) -> dict[str, float]:
         values = [j for j, c in zip(jcd, data.categories, strict=True) if c == category]
         out[f"val_jcd_{category}"] = float(np.mean(values))
     return out
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def _time_epoch_parts(
+    step: Any, validation: Any, checkpoint: Any, device: torch.device
+) -> tuple[float, float]:
+    """(seconds per training step after warm-up, seconds of one validation and one
+    checkpoint): what one epoch costs beyond its steps."""
+    for _ in range(3):  # warm-up: cuDNN autotuning, loader start-up
+        step()
+    _sync(device)
+    n = 10
+    t0 = time.perf_counter()
+    for _ in range(n):
+        step()
+    _sync(device)
+    step_s = (time.perf_counter() - t0) / n
+    t0 = time.perf_counter()
+    validation()
+    checkpoint()
+    return step_s, time.perf_counter() - t0
 
 
 def train(
@@ -220,11 +297,19 @@ def train(
     ``out/last.pt`` is written every epoch and resumed from if present; ``init`` starts
     from existing weights (fine-tuning).
     """
+    started = time.perf_counter()
     out.mkdir(parents=True, exist_ok=True)
+    device = torch.device(config.device)
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True  # fixed crop size: autotune once
     torch.manual_seed(config.seed)
     torch.set_num_threads(config.threads)
     rng = np.random.default_rng(config.seed)
-    model = build_model(config.model).to(memory_format=torch.channels_last)
+
+    def new_model() -> Any:
+        return build_model(config.model).to(device, memory_format=torch.channels_last)
+
+    model = new_model()
     lineage: dict[str, str] = {}
     if init is not None:
         from hts.segment.unet import load_weights
@@ -233,67 +318,98 @@ def train(
         model.load_state_dict(start.state_dict())
         lineage["fine_tuned_from"] = str(info.get("model_id", Path(init).stem))
     loss_fn = make_loss(config.loss)
-    crops = _Crops(train_data, config, rng)
+    batches = _batches(train_data, config, rng)
     (out / "config.json").write_text(json.dumps(asdict(config), indent=2))
 
-    def step(optimizer: torch.optim.Optimizer) -> float:
-        x, y = crops.batch()
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=config.bf16):
-            logits = model(x)
-        loss = loss_fn(logits, y)
+    def step(net: Any, optimizer: torch.optim.Optimizer) -> float:
+        x, y = next(batches)
+        x = x.to(device, non_blocking=True).contiguous(memory_format=torch.channels_last)
+        y = y.to(device, non_blocking=True)
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=config.bf16):
+            logits = net(x)
+        loss = loss_fn(logits.float(), y)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
         return float(loss.detach())
 
+    def probe() -> tuple[Any, torch.optim.Optimizer]:
+        """A copy of the model to try steps on without touching the real one."""
+        copy = new_model()
+        copy.load_state_dict(model.state_dict())
+        return copy, make_optimizer(config.optimizer, copy.parameters(), 1e-6)
+
     last = out / "last.pt"
     state: dict[str, Any] = {
         "epoch": 0,
+        "epochs": config.epochs,
         "best_jcd": math.inf,
         "bad_epochs": 0,
         "max_lr": config.max_lr,
     }
     if last.exists():
-        ckpt = torch.load(last, map_location="cpu", weights_only=False)
-        state = ckpt["state"]
+        ckpt = torch.load(last, map_location=device, weights_only=False)
+        state = {"epochs": config.epochs, **ckpt["state"]}
         model.load_state_dict(ckpt["model"])
         log.info("resuming from %s at epoch %d", last, state["epoch"])
-    if state["max_lr"] is None:
-        probe = build_model(config.model).to(memory_format=torch.channels_last)
-        probe.load_state_dict(model.state_dict())
-        probe_opt = make_optimizer(config.optimizer, probe.parameters(), 1e-6)
-        saved = model
-        model = probe
+    else:
+        if state["max_lr"] is None:
+            net, probe_opt = probe()
 
-        def probe_step(lr: float) -> float:
-            for group in probe_opt.param_groups:
-                group["lr"] = lr
-            return step(probe_opt)
+            def probe_step(lr: float) -> float:
+                for group in probe_opt.param_groups:
+                    group["lr"] = lr
+                return step(net, probe_opt)
 
-        state["max_lr"], history = lr_range_test(probe_step, n=50)
-        model = saved
-        (out / "lr_range_test.csv").write_text(
-            "lr,loss\n" + "\n".join(f"{a:.3e},{b:.5f}" for a, b in history)
-        )
-        log.info("LR range test: max_lr %.2e", state["max_lr"])
+            state["max_lr"], history = lr_range_test(probe_step, n=50)
+            (out / "lr_range_test.csv").write_text(
+                "lr,loss\n" + "\n".join(f"{a:.3e},{b:.5f}" for a, b in history)
+            )
+            log.info("LR range test: max_lr %.2e", state["max_lr"])
+        if config.fit_to_budget:
+            assert config.time_budget_s is not None  # checked by TrainConfig
+            net, probe_opt = probe()
+            scratch = out / "timing.pt"
+            step_s, val_s = _time_epoch_parts(
+                lambda: step(net, probe_opt),
+                lambda: log.info(  # the starting point, for fine-tuning
+                    "before training: %s",
+                    validate(model, val_data, bf16=config.bf16, device=config.device),
+                ),
+                lambda: torch.save(
+                    {"model": net.state_dict(), "optimizer": probe_opt.state_dict()}, scratch
+                ),
+                device,
+            )
+            scratch.unlink()
+            left = config.time_budget_s - (time.perf_counter() - started)
+            epoch_s = config.steps_per_epoch * step_s + val_s
+            # 5 % spare for timing noise; ``epochs`` is the cap
+            state["epochs"] = max(1, min(config.epochs, int(0.95 * left / epoch_s)))
+            log.info(
+                "%.3f s per step, %.1f s per validation and checkpoint: %d epochs of %d steps "
+                "fit in %.0f s",
+                step_s, val_s, state["epochs"], config.steps_per_epoch, left,
+            )  # fmt: skip
+            del net, probe_opt
+    epochs = int(state["epochs"])
     optimizer = make_optimizer(config.optimizer, model.parameters(), state["max_lr"])
     scheduler = torch.optim.lr_scheduler.OneCycleLR(
         optimizer,
         max_lr=state["max_lr"],
-        total_steps=config.epochs * config.steps_per_epoch,
+        total_steps=epochs * config.steps_per_epoch,
         pct_start=_PEAK_FRACTION,
     )
     if last.exists():
         optimizer.load_state_dict(ckpt["optimizer"])
         scheduler.load_state_dict(ckpt["scheduler"])
     metrics_path = out / "metrics.csv"
-    started = time.perf_counter()
     model.train()
-    while state["epoch"] < config.epochs:
+    while state["epoch"] < epochs:
         t0 = time.perf_counter()
         losses = []
         for _ in range(config.steps_per_epoch):
-            losses.append(step(optimizer))
+            losses.append(step(model, optimizer))
             scheduler.step()
         state["epoch"] += 1
         row: dict[str, Any] = {
@@ -301,7 +417,7 @@ def train(
             "train_loss": float(np.mean(losses)),
             "lr": scheduler.get_last_lr()[0],
         }
-        row.update(validate(model, val_data, bf16=config.bf16))
+        row.update(validate(model, val_data, bf16=config.bf16, device=config.device))
         row["seconds"] = time.perf_counter() - t0
         new_file = not metrics_path.exists()
         with metrics_path.open("a", newline="") as fh:
@@ -326,7 +442,7 @@ def train(
                 epoch=state["epoch"],
                 **lineage,
             )
-        elif past_peak(state["epoch"], config.epochs):
+        elif past_peak(state["epoch"], epochs):
             state["bad_epochs"] += 1
         torch.save(
             {
@@ -346,4 +462,5 @@ def train(
         ):
             log.info("time budget of %.0f s spent; stopping", config.time_budget_s)
             break
+    batches.close()  # ends the loader's worker processes
     return out / "best.pt"
