@@ -409,13 +409,14 @@ def train(
         t0 = time.perf_counter()
         losses = []
         for _ in range(config.steps_per_epoch):
+            lr = scheduler.get_last_lr()[0]  # the rate this step uses
             losses.append(step(model, optimizer))
             scheduler.step()
         state["epoch"] += 1
         row: dict[str, Any] = {
             "epoch": state["epoch"],
             "train_loss": float(np.mean(losses)),
-            "lr": scheduler.get_last_lr()[0],
+            "lr": lr,  # of the epoch's last step
         }
         row.update(validate(model, val_data, bf16=config.bf16, device=config.device))
         row["seconds"] = time.perf_counter() - t0

@@ -56,3 +56,26 @@ def test_mixed_shapes_round_trip_as_uint8(tmp_path: Path) -> None:
     assert [im.shape for im in again.images] == [(4, 5), (6, 3)]
     assert all(im.dtype == np.uint8 for im in again.images + again.masks)
     assert int(again.images[1][0, 0]) == 9 and again.groups == ["a", "b"]
+
+
+def test_sets_concatenate_and_refuse_a_spheroid_twice() -> None:
+    a = Dataset([np.zeros((4, 4), np.uint8)], [np.zeros((4, 4), np.uint8)], ["a"], ["clean"], [1.0])
+    b = Dataset([np.ones((3, 3), np.uint8)], [np.ones((3, 3), np.uint8)], ["b"], ["debris"], [2.0])
+    both = a.concat(b)
+    assert both.groups == ["a", "b"] and both.categories == ["clean", "debris"]
+    assert [im.shape for im in both.images] == [(4, 4), (3, 3)] and len(a) == 1
+    with pytest.raises(ValueError, match="in both sets"):
+        both.concat(a)
+
+
+def test_make_data_writes_the_asked_mix(tmp_path: Path) -> None:
+    from training.make_data import main
+
+    out = tmp_path / "sets" / "debris.npz"
+    assert (
+        main([str(out), "--n", "3", "--seed", "8", "--debris-fraction", "1", "--workers", "1"]) == 0
+    )
+    data = Dataset.load(out)
+    assert data.groups == ["syn8-0", "syn8-1", "syn8-2"]
+    assert data.categories == ["debris"] * 3
+    assert synthetic(3, seed=8, workers=1, debris_fraction=0.0).categories == ["clean"] * 3

@@ -104,19 +104,34 @@ def test_early_stopping_waits_for_the_learning_rate_peak() -> None:
 def test_crop_fractions_are_checked() -> None:
     with pytest.raises(ValueError, match="sum to at most 1"):
         TrainConfig(object_crop_fraction=0.8, dark_crop_fraction=0.3)
+    with pytest.raises(ValueError, match="needs a time budget"):
+        TrainConfig(fit_to_budget=True)
+    with pytest.raises(ValueError, match="loader_workers"):
+        TrainConfig(loader_workers=-1)
 
 
-def test_dark_background_pixels_are_dark_and_away_from_the_spheroid() -> None:
-    from training.loop import dark_background_pixels
+def test_crops_cut_in_worker_processes_feed_the_same_loop(tmp_path: Path) -> None:
+    config = TrainConfig(
+        epochs=1, steps_per_epoch=3, batch_size=2, crop=64, max_lr=1e-3, threads=1,
+        loader_workers=2,
+    )  # fmt: skip
+    best = train(config, _disks(4, 1), _disks(2, 2), tmp_path / "run")
+    rows = list(csv.DictReader((tmp_path / "run" / "metrics.csv").open()))
+    assert [r["epoch"] for r in rows] == ["1"] and np.isfinite(float(rows[0]["train_loss"]))
+    assert best.exists()
 
-    image = np.full((100, 120), 200, dtype=np.uint8)
-    image[:, 100:] = 20  # the dark outside of a well wall
-    mask = np.zeros_like(image)
-    mask[40:60, 40:60] = 1
-    image[mask > 0] = 10  # the spheroid, darker still
-    index = dark_background_pixels(image, mask, rng=np.random.default_rng(0), keep=300)
-    ys, xs = np.unravel_index(index, image.shape)
-    assert index.size == 300
-    assert (xs >= 100).all() and (image[ys, xs] == 20).all()
-    whole = np.ones_like(mask)
-    assert dark_background_pixels(image, whole, rng=np.random.default_rng(0)).size == 0
+
+def test_schedule_is_sized_to_the_time_budget(tmp_path: Path) -> None:
+    """With fit_to_budget the one-cycle schedule is planned to end inside the budget and
+    runs to its end (its rate down to ~0), instead of being cut off at a high rate."""
+    max_lr = 1e-3
+    config = TrainConfig(
+        epochs=1000, steps_per_epoch=4, batch_size=2, crop=32, max_lr=max_lr, threads=1,
+        time_budget_s=20.0, fit_to_budget=True, patience=10_000,
+    )  # fmt: skip
+    train(config, _disks(4, 1), _disks(2, 2), tmp_path / "run")
+    rows = list(csv.DictReader((tmp_path / "run" / "metrics.csv").open()))
+    planned = torch.load(tmp_path / "run" / "last.pt", weights_only=False)["state"]["epochs"]
+    assert 1 <= planned < 1000  # sized by the budget, not the cap
+    assert len(rows) == planned  # the whole schedule ran
+    assert float(rows[-1]["lr"]) < 1e-3 * max_lr  # and ended at its lowest rate

@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
-# Fine-tune the shipped U-Net on one GPU inside a fixed wall-clock budget, then check
-# the GPU inference path. Used for unet-r34-v4 (docs/model-card.md); run from the repo
-# root on a node with torch (CUDA), segmentation-models-pytorch, opencv and tifffile:
+# Fine-tune a U-Net on one GPU inside a fixed wall-clock budget, then check the GPU
+# inference path. Made unet-r34-v4 from unet-r34-v3 (INIT: v3's file from the git
+# history, BUDGET_S=500, on one H200; docs/model-card.md). Run from the repo root on a
+# node with torch (CUDA), segmentation-models-pytorch, opencv and tifffile:
 #
 #   OUT=results/ BUDGET_S=480 bash training/recipes/gpu_finetune.sh
 #
+# INIT: starting weights (default: the shipped model); MODEL_ID: the id the new weights
+# carry (default unet-r34-ft).
 # BUDGET_S: the whole script's wall clock; training gets what data making leaves.
 # Writes to $OUT: gpu.json (inference check), metrics.csv, best.pt (fp16) in 15 MiB
 # parts best.pt.00, .01, ... (join with cat), and the log.
@@ -15,7 +18,7 @@ WORK=${WORK:-/tmp/hts-gpu}
 WORKERS=${WORKERS:-$(nproc)}
 START=$(date +%s)
 mkdir -p "$OUT" "$WORK"
-export PYTHONUNBUFFERED=1
+export PYTHONUNBUFFERED=1 PYTHONPATH="${PYTHONPATH:+$PYTHONPATH:}$PWD"
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || true
 
 # 1. GPU inference: parity with CPU fp32 and bare throughput (a failure here is reported,
@@ -25,9 +28,9 @@ timeout 150 python3 benchmarks/gpu.py --images "${GPU_IMAGES:-48}" --repeats 5 \
     echo "gpu.py failed (rc $?)"
 
 # 2. Data, remade from seeds (sample i of a seed is the same image anywhere):
-#    set 1 (v1-v3's training images), set 4 (well walls, as for v3), new set 21 (default
-#    mix) and set 22 (all debris: the small remnants that v3 still misses); validation:
-#    the first 300 of set 2 (v3's 150 and 150 more). Test set 3 is never made here.
+#    set 1 (v1-v3's training images), set 4 (well walls, as for v3), set 21 (default mix)
+#    and set 22 (all debris: the small remnants that v3 missed); validation: the first
+#    300 of set 2 (v1-v3's 150 and 150 more). Test set 3 is never made here.
 #    SMOKE=1 makes 8 of each (a quick check of the script on any machine).
 mkset() {
     local n=$2
@@ -45,12 +48,12 @@ LEFT=$(( BUDGET_S - ($(date +%s) - START) - 25 ))
 echo "training budget: ${LEFT} s"
 python3 -m training --data-cache "$WORK/s1.npz" --extra-data "$WORK/s4.npz" \
     --extra-data "$WORK/s21.npz" --extra-data "$WORK/s22.npz" --val-data "$WORK/val.npz" \
-    --init hts/models/unet-r34-v3.pt --out "$WORK/run" --device "${DEVICE:-cuda}" \
+    --init "${INIT:-hts/models/unet-r34-v4.pt}" --out "$WORK/run" --device "${DEVICE:-cuda}" \
     --loader-workers "${LOADERS:-12}" \
     --loss image-dice+ce --max-lr "${MAX_LR:-4e-4}" --batch-size "${BATCH:-32}" --crop "${CROP:-384}" \
     --object-crop-fraction 0.5 --dark-crop-fraction 0.25 --steps-per-epoch "${STEPS:-400}" \
     --epochs 60 --patience 100 --time-budget-min "$(python3 -c "print($LEFT / 60)")" \
-    --fit-to-budget --model-id unet-r34-v4 --seed 23 2>&1 | tee "$OUT/train.log"
+    --fit-to-budget --model-id "${MODEL_ID:-unet-r34-ft}" --seed 23 2>&1 | tee "$OUT/train.log"
 cp "$WORK/run/metrics.csv" "$OUT/"
 split -b 15M -d "$WORK/run/best.pt" "$OUT/best.pt."
 echo "done in $(( $(date +%s) - START )) s"
