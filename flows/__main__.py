@@ -25,7 +25,7 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument(
             "--model",
             default="unet",
-            help="segmenter: unet (default), unet+tta, classical, FILE.pt",
+            help="segmenter: unet (default), unet@0.6+tta, classical, FILE.pt[@SCALE][+tta]",
         )
         p.add_argument("--engine", help="inference engine (default: automatic)")
         p.add_argument("--scheduler", help="address of a running Dask scheduler")

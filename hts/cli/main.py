@@ -110,8 +110,9 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--model",
         default="unet",
-        help="segmenter: unet (default), classical, or a weight file; append +tta (unet+tta, "
-        "FILE.pt+tta) to average the network over flips: lower error, 4x the network time",
+        help="segmenter: unet (default), classical, or a weight file; append @0.6 to run the "
+        "network on 0.6 of the image size instead of half, and/or +tta to average it over "
+        "flips (unet@0.6+tta: lowest error with debris, about 6x the network time)",
     )
     p.add_argument(
         "--engine",
@@ -137,7 +138,8 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--model",
         default="unet",
-        help="segmenter name (unet, unet+tta, classical) or weight file path (+tta allowed)",
+        help="segmenter name (unet, unet@0.6+tta, classical) or weight file path (@SCALE, "
+        "+tta allowed)",
     )
     p.add_argument("--pixel-size-um", type=float, help="pixel size (default: each file's metadata)")
     p.add_argument(
@@ -196,7 +198,9 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument("--days", type=int, default=8)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument(
-        "--model", default="unet", help="segmenter: unet (default), unet+tta or classical"
+        "--model",
+        default="unet",
+        help="segmenter: unet (default), unet@0.6+tta (slower, lower error) or classical",
     )
     p.add_argument("--engine", help="inference engine (default: automatic)")
     _add_cluster_args(p)

