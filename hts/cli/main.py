@@ -112,7 +112,7 @@ def _build_parser() -> argparse.ArgumentParser:
         default="unet",
         help="segmenter: unet (default), classical, or a weight file; append @0.6 to run the "
         "network on 0.6 of the image size instead of half, and/or +tta to average it over "
-        "flips (unet@0.6+tta: lowest error with debris, about 6x the network time)",
+        "flips (unet@0.6+tta: lower error with debris, about 5x the time)",
     )
     p.add_argument(
         "--engine",
