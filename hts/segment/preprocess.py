@@ -270,8 +270,8 @@ def restore_probability(
     A confident network's map is nearly binary, so the 0.5 level of its bilinear
     enlargement runs along the coarse grid in stairs as wide as a network pixel (2 pixels
     at the paper's half resolution). Traced pixel by pixel, such stairs make perimeters
-    about 7 % too long and circularity about 13 % too low (measured on the shipped model's
-    validation images); the smoothing removes the stairs and leaves areas as they were.
+    about 7 % too long and circularity about 13 % too low (seen with the shipped model on
+    synthetic images); the smoothing removes the stairs and leaves areas as they were.
     """
     config = PreprocessConfig() if config is None else config
     array = np.asarray(probability)
