@@ -11,6 +11,7 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("segmentation_models_pytorch")
 
 from hts.segment.network import NetworkSegmenter  # noqa: E402
+from hts.segment.preprocess import preprocess, restore_probability  # noqa: E402
 from hts.segment.registry import get_segmenter, segmenter_model_id  # noqa: E402
 from hts.segment.unet import ModelConfig, build_model, load_weights, save_weights  # noqa: E402
 
@@ -59,9 +60,15 @@ def test_flip_average_is_the_mean_over_the_papers_flips(weights: Path) -> None:
         lambda a: a[:, ::-1],
         lambda a: a[::-1, ::-1],
     ]
-    by_hand = np.mean(
-        [f(plain.predict(np.ascontiguousarray(f(image)), pixel_size_um=1.0)) for f in flips],
-        axis=0,
+    # the average is taken over the network's own maps, before they go back to full size
+    net_input = preprocess(image, plain.config)
+    by_hand = restore_probability(
+        np.mean(
+            [f(plain.engine.predict(np.ascontiguousarray(f(net_input))[None])[0]) for f in flips],
+            axis=0,
+        ),
+        original_shape=image.shape,
+        config=plain.config,
     )
     averaged = tta.predict(image, pixel_size_um=1.0)
     np.testing.assert_allclose(averaged, by_hand, atol=0.02)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -183,6 +184,7 @@ def test_restored_outline_has_the_true_perimeter(scale: float) -> None:
     """A confident (binary) network map enlarged back must not leave stairs of network
     pixels in the outline: perimeter and circularity as measured on the true disk."""
     from hts.measure.morphometrics import measure_mask
+    from hts.measure.qc import contour_margin
 
     shape = (1030, 1300)
     config = PreprocessConfig(scale=scale)
@@ -191,6 +193,12 @@ def test_restored_outline_has_the_true_perimeter(scale: float) -> None:
     probability, _ = pad_to_multiple(low, multiple=config.multiple)
     mask = restore_mask(probability, original_shape=shape, config=config)
     found, true = measure_mask(mask, pixel_size_um=1.0), measure_mask(truth, pixel_size_um=1.0)
+    # a crisp network map stays crisp along the border: QC's contour margin is not
+    # lowered by the smoothing of the outline (it once flagged every image)
+    restored = restore_probability(probability, original_shape=shape, config=config)
+    plain = cv2.resize(low, (shape[1], shape[0]), interpolation=cv2.INTER_LINEAR)
+    assert contour_margin(restored, mask) == pytest.approx(contour_margin(plain, mask), abs=0.05)
+    assert contour_margin(restored, mask) > 0.5  # qc_flags' default min_margin
     assert found.perimeter_um == pytest.approx(true.perimeter_um, rel=0.02)
     assert found.circularity == pytest.approx(true.circularity, rel=0.03)
     assert found.area_um2 == pytest.approx(true.area_um2, rel=0.01)
