@@ -19,13 +19,11 @@ TTA_SUFFIX = "+tta"
 SCALE_MARK = "@"
 
 
-def mode_suffix(*, scale: float, flip_average: bool) -> str:
-    """What a model id gets for a non-default input scale and for flip averaging, in
-    that order: ``""``, ``"@0.6"``, ``"+tta"`` or ``"@0.6+tta"``."""
-    default = PreprocessConfig().scale
-    return (f"{SCALE_MARK}{scale:g}" if scale != default else "") + (
-        TTA_SUFFIX if flip_average else ""
-    )
+def mode_suffix(*, scale: float | None, flip_average: bool) -> str:
+    """What a model id gets for a non-default input scale (None: the default) and for flip
+    averaging, in that order: ``""``, ``"@0.6"``, ``"+tta"`` or ``"@0.6+tta"``."""
+    marked = scale is not None and scale != PreprocessConfig().scale
+    return (f"{SCALE_MARK}{scale:g}" if marked else "") + (TTA_SUFFIX if flip_average else "")
 
 
 def _vertical(x: np.ndarray) -> np.ndarray:

@@ -16,7 +16,6 @@ import numpy as np
 
 from hts.models.paths import DEFAULT_MODEL, model_path, weights_model_id
 from hts.segment.network import SCALE_MARK, TTA_SUFFIX, NetworkSegmenter, mode_suffix
-from hts.segment.preprocess import PreprocessConfig
 
 __all__ = [
     "Segmenter",
@@ -76,8 +75,7 @@ class _NetworkSpec:
     def model_id(self) -> str:
         """The model id the segmenter will carry, read from the weight file alone."""
         return weights_model_id(model_path(self.weights)) + mode_suffix(
-            scale=PreprocessConfig().scale if self.scale is None else self.scale,
-            flip_average=self.flip_average,
+            scale=self.scale, flip_average=self.flip_average
         )
 
 
@@ -112,11 +110,19 @@ def _network_spec(name: str) -> _NetworkSpec | None:
     paper's 0.5) and then ``+tta`` (flip averaging); None for any other segmenter."""
     if name in _FACTORIES and _FACTORIES[name] is not _unet:
         return None
+
+    def weights(base: str) -> str | None:
+        if base == "unet" and _FACTORIES.get(base) is _unet:
+            return DEFAULT_MODEL
+        if base.endswith((".pt", ".onnx")) and base not in _FACTORIES:
+            return base
+        return None
+
     base = name.removesuffix(TTA_SUFFIX)
     flip_average = base != name
     scale: float | None = None
     head, mark, tail = base.rpartition(SCALE_MARK)
-    if mark and (head == "unet" or head.endswith((".pt", ".onnx"))):
+    if mark and weights(head) is not None:
         try:
             scale = float(tail)
         except ValueError:
@@ -127,11 +133,8 @@ def _network_spec(name: str) -> _NetworkSpec | None:
         if not 0.1 <= scale <= 2.0:
             raise ValueError(f"segmenter {name!r}: input scale {scale:g} is outside 0.1-2")
         base = head
-    if base == "unet" and _FACTORIES.get(base) is _unet:
-        return _NetworkSpec(DEFAULT_MODEL, flip_average, scale)
-    if base.endswith((".pt", ".onnx")) and base not in _FACTORIES:
-        return _NetworkSpec(base, flip_average, scale)
-    return None
+    found = weights(base)
+    return None if found is None else _NetworkSpec(found, flip_average, scale)
 
 
 @functools.cache
