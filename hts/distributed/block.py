@@ -81,7 +81,7 @@ def process_block(
     batch_size: int = 8,
 ) -> dict[str, int]:
     """Segment and measure the block's slots, then write its chunk; returns counts by status."""
-    from hts.segment.analyse import analyse_probability
+    from hts.segment.analyse import PROCESSING_VERSION, analyse_probability
     from hts.segment.registry import get_segmenter
 
     model = get_segmenter(segmenter, engine)
@@ -100,6 +100,7 @@ def process_block(
             if spec.name in values:
                 values[spec.name][i] = spec.fill
         values["model_id"][i] = model.model_id
+        values["processing_version"][i] = PROCESSING_VERSION
         values["time_since_treatment_h"][i] = time_h
         if present:
             todo.append((i, well, field_))

@@ -1,10 +1,10 @@
 """Segment a plate into its results store on Dask workers; resumable block by block.
 
 The coordinator plans blocks (one results chunk: ``wells_per_chunk`` positions at one time
-point) that hold anything to do: slots never processed, failed, made by another model, or
-that gained an image since. Each worker task reads its images, segments, measures and
-writes its whole chunk, so results land as tasks finish and a re-run redoes only what is
-missing.
+point) that hold anything to do: slots never processed, failed, made by another model or
+post-processing version, or that gained an image since. Each worker task reads its images,
+segments, measures and writes its whole chunk, so results land as tasks finish and a re-run
+redoes only what is missing.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from hts.io.omezarr import PlateStore
 from hts.results.lock import RunLock
 from hts.results.schema import Status
 from hts.results.store import ResultsStore
+from hts.segment.analyse import PROCESSING_VERSION
 
 __all__ = ["Block", "RunSummary", "image_slots", "plan_blocks", "process_block", "run_plate"]
 
@@ -66,19 +67,29 @@ def plan_blocks(
     time_h: np.ndarray,
     *,
     model_id: str,
+    processing_version: int = PROCESSING_VERSION,
     redo: bool = False,
 ) -> list[Block]:
-    """Blocks with anything to do, in time order (so early time points finish first)."""
+    """Blocks with anything to do, in time order (so early time points finish first).
+
+    A slot is to do when it was never processed, failed, gained an image, or holds a result
+    of another model or another post-processing version (`PROCESSING_VERSION`).
+    """
     status = store.read("status")
-    models = store.read("model_id")
-    todo = (
-        (status == Status.PENDING)
-        | (status == Status.FAILED)
-        | ((status == Status.NO_IMAGE) & present)
-        | ((status == Status.OK) & (models != model_id))
-    )
+    done = status == Status.OK
+    reasons = {
+        "new": status == Status.PENDING,
+        "failed before": status == Status.FAILED,
+        "image arrived": (status == Status.NO_IMAGE) & present,
+        "another model": done & (store.read("model_id") != model_id),
+        "older processing": done & (store.read("processing_version") != processing_version),
+    }
+    todo = np.logical_or.reduce(list(reasons.values()))
     if redo:
         todo[:] = True
+    else:
+        parts = [f"{int(m.sum())} {why}" for why, m in reasons.items() if m.any()]
+        log.info("to do: %s", ", ".join(parts) or "nothing")
     positions = store.positions
     n_w, n_t = status.shape
     size = store.wells_per_chunk

@@ -25,7 +25,7 @@ TABLE_FORMATS: tuple[str, ...] = (".csv", ".parquet")
 _IDENTIFIERS = ("plate", "well", "well_name", "row", "column", "field")
 _METADATA = ("cell_line", "agent", "dose", "dose_unit", "arm", "replicate")
 _TIME = ("timepoint", "timepoint_label", "time_h", "day", "acquired_at", "time_since_treatment_h")
-_PER_IMAGE = ("n_objects", "qc_flags", "model_id", "error")
+_PER_IMAGE = ("n_objects", "qc_flags", "model_id", "processing_version", "error")
 
 
 def tidy_table(results: xr.Dataset, *, include_contour: bool = False) -> pd.DataFrame:
@@ -44,8 +44,8 @@ def tidy_table(results: xr.Dataset, *, include_contour: bool = False) -> pd.Data
         Columns: identifiers (plate, well, well_name, row, column, field), plate-map
         metadata, time (timepoint, timepoint_label, time_h, day, acquired_at,
         time_since_treatment_h), ``status`` (name), the measurements, ``n_objects``,
-        ``qc_flags`` (bits) and one boolean ``flag_<name>`` column per QC flag, ``model_id``
-        and ``error``. Rows in store order: well, then time point.
+        ``qc_flags`` (bits) and one boolean ``flag_<name>`` column per QC flag, ``model_id``,
+        ``processing_version`` and ``error``. Rows in store order: well, then time point.
     """
     import pandas as pd
 

@@ -81,6 +81,15 @@ VARIABLES: tuple[VariableSpec, ...] = (
         },
     ),
     VariableSpec("model_id", "str", "", {"long_name": "segmenter id and version"}),
+    VariableSpec(
+        "processing_version",
+        "int16",
+        0,
+        {
+            "long_name": "version of post-processing and QC that made the result (0: unknown)",
+            "comment": "hts.segment.analyse.PROCESSING_VERSION",
+        },
+    ),
     VariableSpec("error", "str", "", {"long_name": "why processing failed"}),
     VariableSpec(
         "contour",

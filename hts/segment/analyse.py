@@ -10,10 +10,17 @@ from hts.measure.contour import simplify_contour
 from hts.measure.morphometrics import SpheroidMeasurement, find_largest, measure_object
 from hts.measure.qc import QCFlags, qc_flags
 
-__all__ = ["THRESHOLD", "ImageAnalysis", "analyse_probability"]
+__all__ = ["PROCESSING_VERSION", "THRESHOLD", "ImageAnalysis", "analyse_probability"]
 
 #: Probability at or above which a pixel is spheroid (the paper's 0.5).
 THRESHOLD = 0.5
+
+#: Version of everything between a segmenter's output and the stored numbers: restoring a
+#: network's map to image size (`hts.segment.network.restore_probability`), thresholding,
+#: the largest object, measurements and QC. Bump it with any change that alters results:
+#: results stores record it per image and a re-run redoes results of another version, as it
+#: does for another model. 1: up to 2026-11-26; 2: outline smoothing in restore_probability.
+PROCESSING_VERSION = 2
 
 
 @dataclass(frozen=True)

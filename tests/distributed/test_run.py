@@ -113,3 +113,29 @@ def test_each_result_carries_its_image_time(
     run_plate(plate_path, results, segmenter="classical", cluster=processes)
     ds = open_results(results)
     np.testing.assert_allclose(ds.time_since_treatment_h.values, [[0.0, 24.0, 48.0]] * 3)
+
+
+def test_results_of_older_post_processing_are_redone(
+    plate_path: Path, tmp_path: Path, processes: ClusterSpec
+) -> None:
+    import zarr
+
+    from hts.segment.analyse import PROCESSING_VERSION
+
+    results = tmp_path / "r.zarr"
+    run_plate(plate_path, results, segmenter="classical", cluster=processes)
+    ds = open_results(results).load()
+    assert (ds.processing_version.values == PROCESSING_VERSION).all()
+    # two results of an older version: only they are redone, and get the current version
+    stored = zarr.open_array(str(results / "processing_version"), mode="r+")
+    stored[0, 1] = stored[2, 2] = PROCESSING_VERSION - 1
+    again = run_plate(plate_path, results, segmenter="classical", cluster=processes)
+    assert again.counts == {"ok": 2}
+    redone = open_results(results).load()
+    assert (redone.processing_version.values == PROCESSING_VERSION).all()
+    np.testing.assert_array_equal(redone.diameter_um.values, ds.diameter_um.values)
+    # a store written before the version was recorded: every result is of unknown version
+    zarr.open_group(str(results), mode="r+").__delitem__("processing_version")
+    assert run_plate(plate_path, results, segmenter="classical", cluster=processes).counts == {
+        "ok": 9
+    }
