@@ -26,7 +26,15 @@ from hts.results.schema import Status
 from hts.results.store import ResultsStore
 from hts.segment.analyse import PROCESSING_VERSION
 
-__all__ = ["Block", "RunSummary", "image_slots", "plan_blocks", "process_block", "run_plate"]
+__all__ = [
+    "Block",
+    "RunSummary",
+    "image_slots",
+    "plan_blocks",
+    "plan_slots",
+    "process_block",
+    "run_plate",
+]
 
 log = logging.getLogger(__name__)
 
@@ -40,10 +48,17 @@ class RunSummary:
     n_blocks: int = 0
     counts: Counter[str] = field(default_factory=Counter)
     errors: list[str] = field(default_factory=list)
+    #: slots planned, by why they were to do (see `plan_slots`)
+    reasons: Counter[str] = field(default_factory=Counter)
+
+    def why(self) -> str:
+        return ", ".join(f"{n} {k}" for k, n in self.reasons.items()) or "nothing"
 
     def line(self) -> str:
-        parts = ", ".join(f"{n} {k}" for k, n in sorted(self.counts.items())) or "nothing to do"
-        return f"plate {self.plate}, model {self.model_id}: {parts}"
+        if not self.counts:
+            return f"plate {self.plate}, model {self.model_id}: nothing to do"
+        parts = ", ".join(f"{n} {k}" for k, n in sorted(self.counts.items()))
+        return f"plate {self.plate}, model {self.model_id}: {parts} (to do: {self.why()})"
 
 
 def image_slots(plate: PlateStore, store: ResultsStore) -> tuple[np.ndarray, np.ndarray]:
@@ -61,19 +76,20 @@ def image_slots(plate: PlateStore, store: ResultsStore) -> tuple[np.ndarray, np.
     return present, time_h
 
 
-def plan_blocks(
+def plan_slots(
     store: ResultsStore,
     present: np.ndarray,
-    time_h: np.ndarray,
     *,
     model_id: str,
     processing_version: int = PROCESSING_VERSION,
     redo: bool = False,
-) -> list[Block]:
-    """Blocks with anything to do, in time order (so early time points finish first).
+) -> tuple[np.ndarray, Counter[str]]:
+    """Which slots to (re)do, and how many for each reason.
 
     A slot is to do when it was never processed, failed, gained an image, or holds a result
-    of another model or another post-processing version (`PROCESSING_VERSION`).
+    of another model or another post-processing version (`PROCESSING_VERSION`); with
+    ``redo``, every slot. Returns a ``(well, timepoint)`` bool mask and the count per reason,
+    each slot counted once, under the first reason that applies.
     """
     status = store.read("status")
     done = status == Status.OK
@@ -82,16 +98,26 @@ def plan_blocks(
         "failed before": status == Status.FAILED,
         "image arrived": (status == Status.NO_IMAGE) & present,
         "another model": done & (store.read("model_id") != model_id),
-        "older processing": done & (store.read("processing_version") != processing_version),
+        "other processing version": done & (store.read("processing_version") != processing_version),
     }
-    todo = np.logical_or.reduce(list(reasons.values()))
     if redo:
-        todo[:] = True
-    else:
-        parts = [f"{int(m.sum())} {why}" for why, m in reasons.items() if m.any()]
-        log.info("to do: %s", ", ".join(parts) or "nothing")
+        reasons = {"redo asked": np.ones_like(done)}
+    todo = np.zeros_like(done)
+    counts: Counter[str] = Counter()
+    for why, mask in reasons.items():
+        mask = mask & ~todo
+        if mask.any():
+            counts[why] = int(mask.sum())
+            todo |= mask
+    return todo, counts
+
+
+def plan_blocks(
+    store: ResultsStore, todo: np.ndarray, present: np.ndarray, time_h: np.ndarray
+) -> list[Block]:
+    """Blocks holding the slots of ``todo``, in time order (so early time points finish first)."""
     positions = store.positions
-    n_w, n_t = status.shape
+    n_w, n_t = todo.shape
     size = store.wells_per_chunk
     blocks = []
     for t in range(n_t):
@@ -152,12 +178,18 @@ def run_plate(
     with RunLock(results_path):
         store = ResultsStore.sync(results_path, plate, wells_per_chunk=wells_per_chunk)
         present, time_h = image_slots(plate, store)
-        blocks = plan_blocks(store, present, time_h, model_id=model_id, redo=redo)
-        summary = RunSummary(plate=plate.name or "", model_id=model_id, n_blocks=len(blocks))
+        todo, reasons = plan_slots(store, present, model_id=model_id, redo=redo)
+        blocks = plan_blocks(store, todo, present, time_h)
+        summary = RunSummary(
+            plate=plate.name or "", model_id=model_id, n_blocks=len(blocks), reasons=reasons
+        )
         n_slots = sum(len(b.slots) for b in blocks)
         if on_plan is not None:
             on_plan(n_slots)
-        log.info("plate %s: %d images to process in %d blocks", plate.name, n_slots, len(blocks))
+        log.info(
+            "plate %s: %d images to process in %d blocks (%s)",
+            plate.name, n_slots, len(blocks), summary.why(),
+        )  # fmt: skip
         if blocks:
             _run_blocks(
                 blocks, summary, plate_path=plate_path, results_path=results_path,

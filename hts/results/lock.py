@@ -1,6 +1,8 @@
 """One writer per results store: a lock file that names its holder.
 
-The lock is a file created with O_EXCL inside the store. It records host, process id and
+The lock is a file created with O_EXCL beside the store (``r.zarr`` -> ``r.zarr.lock``;
+inside it, Zarr would warn about an unknown object whenever the store is opened during a
+run). It records host, process id and
 start time, so a second run can say who holds it; a lock left by a process that no longer
 exists on this host (a killed run) is taken over, so a re-run resumes without manual steps.
 """
@@ -16,11 +18,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
 
-__all__ = ["ResultsLocked", "RunLock"]
+__all__ = ["ResultsLocked", "RunLock", "lock_path"]
 
 log = logging.getLogger(__name__)
 
-LOCK_NAME = ".hts-run.lock"
+LOCK_SUFFIX = ".lock"
+
+
+def lock_path(results: Path | str) -> Path:
+    """The lock file of the results store at ``results``."""
+    results = Path(results)
+    return results.with_name(results.name + LOCK_SUFFIX)
 
 
 class ResultsLocked(RuntimeError):
@@ -41,7 +49,7 @@ class RunLock:
     """``with RunLock(results_path): ...`` holds the store for this process."""
 
     def __init__(self, results: Path | str) -> None:
-        self.path = Path(results) / LOCK_NAME
+        self.path = lock_path(results)
         self.me = {
             "host": socket.gethostname(),
             "pid": os.getpid(),

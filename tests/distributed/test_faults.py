@@ -20,7 +20,7 @@ from hts.distributed.cluster import ClusterSpec
 from hts.distributed.run import run_plate
 from hts.io import IngestOptions, ingest
 from hts.results import Status, open_results
-from hts.results.lock import LOCK_NAME, ResultsLocked
+from hts.results.lock import ResultsLocked, lock_path
 from hts.testing import write_disk_plate
 
 SLOW = "hts.testing:slow_classical"
@@ -129,7 +129,7 @@ def test_a_killed_run_resumes_to_the_same_dataset(
         os.killpg(proc.pid, signal.SIGKILL)  # the run and its workers, mid-flight
         proc.wait()
     assert 2 <= _n_ok(results) < 12
-    assert (results / LOCK_NAME).exists()  # left behind by the killed run
+    assert lock_path(results).exists()  # left behind by the killed run
     summary = run_plate(plate_path, results, segmenter=SLOW, cluster=ClusterSpec(n_workers=2))
     assert 0 < sum(summary.counts.values()) <= 10  # only what was missing
     _assert_same(open_results(results).load(), reference)
@@ -151,9 +151,9 @@ def test_a_second_run_on_the_same_store_refuses(plate_path: Path, tmp_path: Path
     ]
     proc = subprocess.Popen(command, env={**os.environ, "HTS_TEST_DELAY_S": "0.3"})
     try:
-        _wait_for(lambda: (results / LOCK_NAME).exists())
+        _wait_for(lambda: lock_path(results).exists())
         with pytest.raises(ResultsLocked, match="being written by another run"):
             run_plate(plate_path, results, segmenter=SLOW, cluster=ClusterSpec(n_workers=1))
     finally:
         assert proc.wait(timeout=180) == 0
-    assert not (results / LOCK_NAME).exists()  # released at the end
+    assert not lock_path(results).exists()  # released at the end

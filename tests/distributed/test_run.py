@@ -65,7 +65,7 @@ def test_run_measures_every_image_and_resumes(
     more = run_plate(
         plate_path, results, segmenter="classical", cluster=processes, wells_per_chunk=2
     )
-    assert more.counts == {"ok": 3}
+    assert more.counts == {"ok": 3} and more.reasons == {"new": 3}
     ds2 = open_results(results).load()
     np.testing.assert_array_equal(ds2.diameter_um.values[:, :3], ds.diameter_um.values)
 
@@ -93,7 +93,7 @@ def test_missing_images_and_failures_get_a_status(
     assert "blosc" in str(failed.error.values[0, 0])
     # the failed slot is retried on the next run; the rest is left alone
     again = run_plate(plate_path, results, segmenter="classical", cluster=processes)
-    assert sum(again.counts.values()) == 1
+    assert sum(again.counts.values()) == 1 and again.reasons == {"failed before": 1}
 
 
 def test_redo_reprocesses_everything(
@@ -101,9 +101,8 @@ def test_redo_reprocesses_everything(
 ) -> None:
     results = tmp_path / "r.zarr"
     run_plate(plate_path, results, segmenter="classical", cluster=processes)
-    assert run_plate(
-        plate_path, results, segmenter="classical", cluster=processes, redo=True
-    ).counts == {"ok": 9}
+    redone = run_plate(plate_path, results, segmenter="classical", cluster=processes, redo=True)
+    assert redone.counts == {"ok": 9} and redone.reasons == {"redo asked": 9}
 
 
 def test_each_result_carries_its_image_time(
@@ -130,7 +129,8 @@ def test_results_of_older_post_processing_are_redone(
     stored = zarr.open_array(str(results / "processing_version"), mode="r+")
     stored[0, 1] = stored[2, 2] = PROCESSING_VERSION - 1
     again = run_plate(plate_path, results, segmenter="classical", cluster=processes)
-    assert again.counts == {"ok": 2}
+    assert again.counts == {"ok": 2} and again.reasons == {"other processing version": 2}
+    assert again.line().endswith("2 ok (to do: 2 other processing version)")
     redone = open_results(results).load()
     assert (redone.processing_version.values == PROCESSING_VERSION).all()
     np.testing.assert_array_equal(redone.diameter_um.values, ds.diameter_um.values)

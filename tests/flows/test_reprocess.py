@@ -20,7 +20,7 @@ from hts.distributed.cluster import ClusterSpec
 from hts.distributed.run import run_plate
 from hts.io import IngestOptions, ingest
 from hts.results import open_results
-from hts.results.lock import LOCK_NAME
+from hts.results.lock import lock_path
 from hts.synth import SyntheticPlate
 from hts.testing import write_disk_plate
 
@@ -90,7 +90,7 @@ def test_a_failing_plate_is_retried_then_resumed_by_the_next_run(
 ) -> None:
     syn, disks = archive / "2026" / "SYN01.zarr", archive / "TEST01.zarr"
     # another (live) run holds TEST01's results store
-    lock = default_results_path(disks) / LOCK_NAME
+    lock = lock_path(default_results_path(disks))
     lock.write_text(json.dumps({"host": socket.gethostname(), "pid": os.getpid()}))
     state = reprocess_archive(
         archive=str(archive), model=OTHER_MODEL, cluster=ClusterConfig(scheduler=scheduler),
