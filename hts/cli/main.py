@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from hts import __version__
-from hts.results.lock import ResultsLocked
+from hts.io.lock import StoreLocked
 
 if TYPE_CHECKING:
     from hts.distributed.cluster import ClusterSpec
@@ -432,7 +432,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.environ.setdefault("DASK_LOGGING__DISTRIBUTED", "warning")
     try:
         return int(args.func(args))
-    except (OSError, ValueError, ResultsLocked) as exc:
+    except (OSError, ValueError, StoreLocked) as exc:
         if args.verbose:
             raise
         print(f"hts {args.command}: error: {exc}", file=sys.stderr)

@@ -20,8 +20,8 @@ import numpy as np
 from hts.distributed.block import Block, process_block
 from hts.distributed.cluster import ClusterSpec, dask_client, map_bounded
 from hts.distributed.plugin import SegmenterPlugin
+from hts.io.lock import StoreLock
 from hts.io.omezarr import PlateStore
-from hts.results.lock import RunLock
 from hts.results.schema import Status
 from hts.results.store import ResultsStore
 from hts.segment.analyse import PROCESSING_VERSION
@@ -175,7 +175,7 @@ def run_plate(
     if plate.pixel_size_um is None:
         raise ValueError(f"{plate_path}: plate has no pixel size; re-ingest with --pixel-size-um")
     model_id = segmenter_model_id(segmenter, engine)  # workers load the model, not the client
-    with RunLock(results_path):
+    with StoreLock(results_path):
         store = ResultsStore.sync(results_path, plate, wells_per_chunk=wells_per_chunk)
         present, time_h = image_slots(plate, store)
         todo, reasons = plan_slots(store, present, model_id=model_id, redo=redo)

@@ -22,6 +22,7 @@ import numpy as np
 
 from hts.distributed.cluster import ClusterSpec, dask_client, map_bounded
 from hts.io import plan
+from hts.io.lock import StoreLock
 from hts.io.naming import NameFields, NamingError, choose_pattern, parse_name
 from hts.io.omezarr import PlateStore, write_image_chunk
 from hts.io.plan import Candidate, Key
@@ -253,11 +254,27 @@ def ingest(
         Dask workers; by default a local cluster of threads (ingest is I/O-bound).
     progress
         Called with the number of files just finished.
+
+    Raises
+    ------
+    StoreLocked
+        Another ingest is writing the plate (its lock file ``out.lock`` names it).
     """
     options = options or IngestOptions()
     source, out = Path(source).resolve(), Path(out).resolve()
     if not source.is_dir():
         raise NotADirectoryError(f"{source}: source folder does not exist")
+    with StoreLock(out):  # one writer per plate: two ingests would both add the same files
+        return _ingest(source, out, options, cluster, progress)
+
+
+def _ingest(
+    source: Path,
+    out: Path,
+    options: IngestOptions,
+    cluster: ClusterSpec | None,
+    progress: Callable[[int], None] | None,
+) -> IngestReport:
     started = datetime.now(UTC).isoformat(timespec="seconds")
     run = _Ingest(source, out, options, PlateStore(out, mode="a"))
     images = run.scan()

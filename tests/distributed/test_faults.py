@@ -19,8 +19,8 @@ from distributed import Client, LocalCluster
 from hts.distributed.cluster import ClusterSpec
 from hts.distributed.run import run_plate
 from hts.io import IngestOptions, ingest
+from hts.io.lock import StoreLocked, lock_path
 from hts.results import Status, open_results
-from hts.results.lock import ResultsLocked, lock_path
 from hts.testing import write_disk_plate
 
 SLOW = "hts.testing:slow_classical"
@@ -152,7 +152,7 @@ def test_a_second_run_on_the_same_store_refuses(plate_path: Path, tmp_path: Path
     proc = subprocess.Popen(command, env={**os.environ, "HTS_TEST_DELAY_S": "0.3"})
     try:
         _wait_for(lambda: lock_path(results).exists())
-        with pytest.raises(ResultsLocked, match="being written by another run"):
+        with pytest.raises(StoreLocked, match="being written by another run"):
             run_plate(plate_path, results, segmenter=SLOW, cluster=ClusterSpec(n_workers=1))
     finally:
         assert proc.wait(timeout=180) == 0

@@ -19,8 +19,8 @@ from flows.tasks import artifact_key
 from hts.distributed.cluster import ClusterSpec
 from hts.distributed.run import run_plate
 from hts.io import IngestOptions, ingest
+from hts.io.lock import lock_path
 from hts.results import open_results
-from hts.results.lock import lock_path
 from hts.synth import SyntheticPlate
 from hts.testing import write_disk_plate
 
@@ -97,7 +97,7 @@ def test_a_failing_plate_is_retried_then_resumed_by_the_next_run(
         retries=2, retry_delay_s=0, return_state=True,
     )  # fmt: skip
     assert state.is_failed()
-    assert "TEST01.zarr: ResultsLocked" in str(state.result(raise_on_failure=False))
+    assert "TEST01.zarr: StoreLocked" in str(state.result(raise_on_failure=False))
     runs = {
         r.name.removeprefix("segment-plate-"): r
         for r in prefect_api.task_runs(state.state_details.flow_run_id)
@@ -109,7 +109,7 @@ def test_a_failing_plate_is_retried_then_resumed_by_the_next_run(
     text = prefect_api.markdown(
         artifact_key("reprocess", OTHER_MODEL), state.state_details.flow_run_id
     )
-    assert "1 plates done, 1 failed" in text and "FAILED: ResultsLocked" in text
+    assert "1 plates done, 1 failed" in text and "FAILED: StoreLocked" in text
 
     lock.unlink()  # that run ended: the next run does only what is left
     summary = reprocess_archive(

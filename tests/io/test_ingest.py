@@ -13,6 +13,7 @@ import tifffile
 
 from hts.distributed.cluster import ClusterSpec
 from hts.io import IngestOptions, PlateStore, ProblemKind, ingest, read_image
+from hts.io.lock import StoreLocked, lock_path
 from hts.testing import write_disk_plate
 from hts.wells import WellId
 
@@ -44,6 +45,28 @@ def test_ingest_writes_a_plate_with_pixels_metadata_and_provenance(
     array = plate.image_array(WellId.parse("B3"), 1)
     assert array.chunks == (1, 96, 128)
     assert plate.ingest_runs[-1]["n_new"] == 9
+
+
+def test_one_ingest_at_a_time_per_plate(
+    disk_folder: Path, tmp_path: Path, threads: ClusterSpec
+) -> None:
+    import socket
+    import subprocess
+    import sys
+
+    out = tmp_path / "plate.zarr"
+    lock = lock_path(out)
+    lock.write_text(json.dumps({"host": socket.gethostname(), "pid": os.getpid()}))  # alive
+    with pytest.raises(StoreLocked, match=r"plate\.zarr is being written by another run"):
+        ingest(disk_folder, out, cluster=threads)
+    assert not out.exists()
+    # a lock left by a process that is gone (a killed ingest) is taken over
+    gone = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, check=True
+    )
+    lock.write_text(json.dumps({"host": socket.gethostname(), "pid": int(gone.stdout)}))
+    assert ingest(disk_folder, out, cluster=threads).n_new == 9
+    assert not lock.exists()  # released
 
 
 def test_ingest_is_idempotent_and_incremental(

@@ -1,4 +1,5 @@
-"""One writer per results store: a lock file that names its holder.
+"""One writer per store (a plate being ingested, a results store being filled): a lock
+file that names its holder.
 
 The lock is a file created with O_EXCL beside the store (``r.zarr`` -> ``r.zarr.lock``;
 inside it, Zarr would warn about an unknown object whenever the store is opened during a
@@ -18,21 +19,21 @@ from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
 
-__all__ = ["ResultsLocked", "RunLock", "lock_path"]
+__all__ = ["StoreLock", "StoreLocked", "lock_path"]
 
 log = logging.getLogger(__name__)
 
 LOCK_SUFFIX = ".lock"
 
 
-def lock_path(results: Path | str) -> Path:
-    """The lock file of the results store at ``results``."""
-    results = Path(results)
-    return results.with_name(results.name + LOCK_SUFFIX)
+def lock_path(store: Path | str) -> Path:
+    """The lock file of the store at ``store``."""
+    store = Path(store)
+    return store.with_name(store.name + LOCK_SUFFIX)
 
 
-class ResultsLocked(RuntimeError):
-    """Another run is writing this results store."""
+class StoreLocked(RuntimeError):
+    """Another run is writing this store."""
 
 
 def _alive(pid: int) -> bool:
@@ -45,11 +46,12 @@ def _alive(pid: int) -> bool:
     return True
 
 
-class RunLock:
-    """``with RunLock(results_path): ...`` holds the store for this process."""
+class StoreLock:
+    """``with StoreLock(store_path): ...`` holds the store for this process."""
 
-    def __init__(self, results: Path | str) -> None:
-        self.path = lock_path(results)
+    def __init__(self, store: Path | str) -> None:
+        self.store = Path(store)
+        self.path = lock_path(store)
         self.me = {
             "host": socket.gethostname(),
             "pid": os.getpid(),
@@ -76,21 +78,21 @@ class RunLock:
                     log.warning("taking over the lock of a run that no longer exists: %s", holder)
                     self.path.unlink(missing_ok=True)
                     continue
-                raise ResultsLocked(
-                    f"{self.path.parent} is being written by another run (pid {pid} on "
+                raise StoreLocked(
+                    f"{self.store} is being written by another run (pid {pid} on "
                     f"{holder.get('host')}, since {holder.get('started')}: {holder.get('command')}). "
                     f"Wait for it to finish; if that run is dead, delete {self.path}"
                 ) from None
             with os.fdopen(fd, "w") as fh:
                 json.dump(self.me, fh)
             return
-        raise ResultsLocked(f"could not take the lock {self.path}")
+        raise StoreLocked(f"could not take the lock {self.path}")
 
     def release(self) -> None:
         if self._holder().get("pid") == self.me["pid"]:
             self.path.unlink(missing_ok=True)
 
-    def __enter__(self) -> RunLock:
+    def __enter__(self) -> StoreLock:
         self.acquire()
         return self
 
