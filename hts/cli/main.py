@@ -102,7 +102,13 @@ def _build_parser() -> argparse.ArgumentParser:
     _add_cluster_args(p)
     p.set_defaults(func=_cmd_ingest)
 
-    p = sub.add_parser("run", help="segment a plate into a results store")
+    p = sub.add_parser(
+        "run",
+        help="segment a plate into a results store",
+        description="Segment every image of a plate that has no current result: a re-run "
+        "does only images that are new, failed before, or were made by another model or an "
+        "older post-processing version, and says how many of each.",
+    )
     p.add_argument("plate", type=Path, help="OME-Zarr plate written by 'hts ingest'")
     p.add_argument(
         "--results", type=Path, help="results store (default: PLATE's name with .results.zarr)"

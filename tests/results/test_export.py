@@ -18,7 +18,8 @@ def test_tidy_table_has_one_row_per_image(segmented_plate) -> None:
     n_w, n_t = ds.sizes["well"], ds.sizes["timepoint"]
     assert len(table) == n_w * n_t
     for column in ("plate", "well", "field", "arm", "dose", "time_h", "acquired_at", "status",
-                   "volume_um3", "qc_flags", "model_id", *(f"flag_{f}" for f in QC_BITS)):  # fmt: skip
+                   "volume_um3", "qc_flags", "model_id", "processing_version",
+                   *(f"flag_{f}" for f in QC_BITS)):  # fmt: skip
         assert column in table, column
     assert "contour" not in table and "contour" in tidy_table(ds, include_contour=True)
     # row k is well k // T at time point k % T
