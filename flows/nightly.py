@@ -8,7 +8,7 @@ is finished by the next one.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -45,6 +45,8 @@ class NightlySummary:
     report_html: str | None
     #: Steps after segmentation (endpoints, HTML report) that failed, with the reason.
     report_errors: tuple[str, ...] = ()
+    #: Image slots this run set out to do, by why (new, another model, ...).
+    planned: dict[str, int] = field(default_factory=dict)
 
     @property
     def n_processed(self) -> int:
@@ -74,6 +76,7 @@ def nightly_markdown(summary: NightlySummary) -> str:
                 ("files skipped (see the ingest report)", summary.n_skipped_files),
                 ("images processed", summary.n_processed),
                 *((f"  {k}", n) for k, n in sorted(summary.processed.items())),
+                *((f"  to do because: {why}", n) for why, n in summary.planned.items()),
                 ("images failed", summary.n_failed),
             ],
         ),
@@ -210,6 +213,7 @@ def nightly_screen(
         endpoints=endpoints,
         report_html=html,
         report_errors=tuple(report_errors),
+        planned=outcome.reasons,
     )
     tasks.publish_markdown(
         tasks.artifact_key("nightly", summary.plate),

@@ -42,16 +42,20 @@ class ReprocessSummary:
         return sum(o.n_processed for o in self.done)
 
 
+def _why(reasons: dict[str, int]) -> str:
+    return ", ".join(f"{n} {why}" for why, n in reasons.items()) or "nothing to do"
+
+
 def reprocess_markdown(summary: ReprocessSummary) -> str:
     rows = [
         (Path(o.plate_path).name, o.model_id, o.counts.get("ok", 0), o.n_failed,
-         o.counts.get("no_image", 0), f"{o.seconds:.1f}", "done")
+         o.counts.get("no_image", 0), _why(o.reasons), f"{o.seconds:.1f}", "done")
         for o in summary.done
     ] + [
-        (Path(f.plate_path).name, summary.model, "", "", "", "", f"FAILED: {f.error}")
+        (Path(f.plate_path).name, summary.model, "", "", "", "", "", f"FAILED: {f.error}")
         for f in summary.failed
     ]  # fmt: skip
-    header = ["plate", "model", "ok", "failed images", "no image", "seconds", "state"]
+    header = ["plate", "model", "ok", "failed images", "no image", "why", "seconds", "state"]
     return (
         f"# Reprocessing with `{summary.model}`\n\n"
         f"{len(summary.done)} plates done, {len(summary.failed)} failed; "

@@ -10,7 +10,7 @@ import importlib
 import logging
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +47,8 @@ class SegmentOutcome:
     counts: dict[str, int]
     errors: tuple[str, ...]
     seconds: float
+    #: slots planned, by why they were to do (new, another model, ...; see hts' plan_slots)
+    reasons: dict[str, int] = field(default_factory=dict)
 
     @property
     def n_processed(self) -> int:
@@ -125,6 +127,7 @@ def segment_plate(
         counts=dict(summary.counts),
         errors=tuple(summary.errors),
         seconds=time.perf_counter() - began,
+        reasons=dict(summary.reasons),
     )
 
 

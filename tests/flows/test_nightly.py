@@ -125,6 +125,7 @@ def test_artifact_carries_the_key_figures(nights: Nights, prefect_api: Any) -> N
     text = prefect_api.markdown(artifact_key("nightly", "SYN01"), nights.second.flow_run_id)
     assert "| new images ingested | 4 |" in text
     assert "| images processed | 4 |" in text
+    assert " to do because: new | 4 |" in text  # the night's new time point
     assert "| images failed | 0 |" in text
     assert "| touches_border |" in text and "| ok | 12 |" in text
 

@@ -77,6 +77,7 @@ def test_another_model_redoes_every_image_one_task_per_plate(
         artifact_key("reprocess", OTHER_MODEL), state.state_details.flow_run_id
     )
     assert "2 plates done, 0 failed; 21 images processed" in text
+    assert "| 9 another model |" in text  # TEST01's classical results, redone
 
     # the same model again: nothing left to do
     again = reprocess_archive(
