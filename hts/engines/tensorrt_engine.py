@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 import re
 import threading
 from dataclasses import dataclass
@@ -27,9 +28,12 @@ from hts.engines.cache import atomic_write_bytes, exclusive_lock, file_digest, r
 from hts.engines.onnx_export import INPUT_NAME, OUTPUT_NAME, cached_onnx
 from hts.models.paths import weights_model_id
 
-__all__ = ["ShapeProfile", "TensorRTEngine"]
+__all__ = ["MAX_INPUT_ENV", "ShapeProfile", "TensorRTEngine"]
 
 logger = logging.getLogger(__name__)
+
+#: Largest network input ``YxX`` (pixels, after preprocessing) of the default profile.
+MAX_INPUT_ENV = "HTS_TENSORRT_MAX_INPUT"
 
 
 @dataclass(frozen=True)
@@ -37,7 +41,8 @@ class ShapeProfile:
     """Network input sizes (Y, X in pixels) a TensorRT engine accepts and is tuned for.
 
     The defaults suit the paper's half-resolution inputs (e.g. 1030 x 1300 images give
-    544 x 672 network inputs). Inputs outside ``min_yx``..``max_yx`` are refused.
+    544 x 672 network inputs). Inputs outside ``min_yx``..``max_yx`` are refused; see
+    `from_env` for larger images or input scales.
     """
 
     min_yx: tuple[int, int] = (32, 32)
@@ -51,6 +56,27 @@ class ShapeProfile:
                 raise ValueError(f"need 0 < min <= opt <= max for Y and X, got {self}")
         if self.opt_batch < 1:
             raise ValueError(f"opt_batch must be >= 1, got {self.opt_batch}")
+
+    @classmethod
+    def from_env(cls, *, opt_batch: int = 8) -> ShapeProfile:
+        """The default profile, or one up to ``$HTS_TENSORRT_MAX_INPUT`` (``YxX`` network
+        input pixels, e.g. ``640x800`` for ``unet@0.6`` on 1030 x 1300 images, ``1024x1024``
+        for 2048 x 2048 images at half resolution), tuned for that size.
+
+        A larger profile takes more GPU memory per engine (sized for the largest input).
+        """
+        text = os.environ.get(MAX_INPUT_ENV, "").strip()
+        if not text:
+            return cls(opt_batch=opt_batch)
+        match = re.fullmatch(r"(\d+)\s*[xX]\s*(\d+)", text)
+        if match is None:
+            raise ValueError(f"{MAX_INPUT_ENV}={text!r}: expected YxX in pixels, e.g. 640x800")
+        yx = (int(match[1]), int(match[2]))
+        if any(n % 32 for n in yx):
+            raise ValueError(
+                f"{MAX_INPUT_ENV}={text!r}: network inputs are padded to multiples of 32"
+            )
+        return cls(opt_yx=yx, max_yx=yx, opt_batch=opt_batch)
 
     def accepts(self, yx: tuple[int, int]) -> bool:
         return all(lo <= n <= hi for lo, n, hi in zip(self.min_yx, yx, self.max_yx, strict=True))
@@ -98,7 +124,7 @@ class TensorRTEngine:
             raise ValueError(f"max_batch must be >= 1, got {max_batch}")
         self.fp16 = fp16
         self.max_batch = max_batch
-        self.profile = profile or ShapeProfile(opt_batch=min(8, max_batch))
+        self.profile = profile or ShapeProfile.from_env(opt_batch=min(8, max_batch))
         self.device = torch.device("cuda", torch.cuda.current_device())
         directory = resolve_cache_dir(cache_dir)
         # TensorRT 11 dropped BuilderFlag.FP16: there fp16 has to be in the ONNX graph.
@@ -138,7 +164,11 @@ class TensorRTEngine:
         batch = check_batch(batch)
         yx = (batch.shape[1], batch.shape[2])
         if not self.profile.accepts(yx):
-            raise ValueError(f"input Y, X {yx} is outside this engine's profile {self.profile}")
+            raise ValueError(
+                f"network input Y, X {yx} is outside this TensorRT engine's profile "
+                f"{self.profile.min_yx}..{self.profile.max_yx}; for larger images or input "
+                f"scales set {MAX_INPUT_ENV}={yx[0]}x{yx[1]} (or larger) on the GPU workers"
+            )
         if len(batch) == 0:
             return np.zeros(batch.shape, dtype=np.float32)
         parts = []

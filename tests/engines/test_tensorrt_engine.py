@@ -27,6 +27,26 @@ def test_shape_profile_checks_its_ranges() -> None:
         ShapeProfile(opt_batch=0)
 
 
+def test_profile_for_larger_inputs_comes_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from hts.segment.preprocess import PreprocessConfig
+
+    monkeypatch.delenv("HTS_TENSORRT_MAX_INPUT", raising=False)
+    assert ShapeProfile.from_env() == ShapeProfile()
+    # unet@0.6 on the paper's 1030 x 1300 images needs more than the default
+    needed = PreprocessConfig(scale=0.6).network_shape((1030, 1300))
+    assert needed == (640, 800) and not ShapeProfile().accepts(needed)
+    monkeypatch.setenv("HTS_TENSORRT_MAX_INPUT", "640x800")
+    profile = ShapeProfile.from_env(opt_batch=4)
+    assert profile.accepts(needed) and profile.accepts((544, 672))
+    assert profile.tag() == "32x32-640x800-640x800-o4"  # its own cached engine
+    for bad in ("640", "640x801", "big"):
+        monkeypatch.setenv("HTS_TENSORRT_MAX_INPUT", bad)
+        with pytest.raises(ValueError, match="HTS_TENSORRT_MAX_INPUT"):
+            ShapeProfile.from_env()
+
+
 @pytest.fixture(scope="module")
 def small_profile() -> ShapeProfile:
     """Small enough that a test build takes seconds, not minutes."""
@@ -75,5 +95,5 @@ def test_large_batches_run_in_chunks_and_odd_sizes_are_refused(
     batch = np.concatenate([disk_batch[0]] * 3)  # 6 images, max_batch 4
     probability = engine.predict(batch)
     np.testing.assert_allclose(probability[4:], probability[:2], atol=1e-3)
-    with pytest.raises(ValueError, match="outside this engine's profile"):
+    with pytest.raises(ValueError, match="outside this TensorRT engine's profile"):
         engine.predict(np.zeros((1, 256, 256), np.uint8))
