@@ -278,7 +278,8 @@ def restore_probability(
     about 7 % too long and circularity about 13 % too low (seen with the shipped model on
     synthetic images); the smoothed outline has no stairs and the same area. Smoothing the
     values themselves would also flatten the map across every border, and QC's contour
-    margin would then call every image low-confidence.
+    margin would then call every image low-confidence. The smoothing runs on a window around
+    the outline only, with the same result as over the whole image (`_outline_window`).
     """
     config = PreprocessConfig() if config is None else config
     array = np.asarray(probability)
@@ -301,12 +302,57 @@ def restore_probability(
     # from 0.5: from the map itself (the network's certainty, which QC's contour margin
     # reads; smoothing alone would flatten every border and flag it low-confidence).
     # Pixels the smoothing moves across 0.5 are mirrored there (p -> 1 - p).
-    smooth = cv2.GaussianBlur(full, (0, 0), sigmaX=1.0 / config.scale)
-    cross = (smooth >= 0.5) != (full >= 0.5)
-    mirrored = np.float32(1.0) - full[cross]
+    window = _outline_window(low >= 0.5, full.shape, sigma=1.0 / config.scale)
+    if window is None:
+        return full  # all one side: smoothing moves nothing across 0.5
+    part = full[window]
+    smooth = cv2.GaussianBlur(part, (0, 0), sigmaX=1.0 / config.scale)
+    cross = (smooth >= 0.5) != (part >= 0.5)
+    mirrored = np.float32(1.0) - part[cross]
     mirrored[mirrored == 0.5] = np.nextafter(np.float32(0.5), np.float32(0.0))  # p was 0.5
-    full[cross] = mirrored
+    part[cross] = mirrored  # a view: writes into full
     return full
+
+
+def _outline_window(
+    low_side: np.ndarray, shape: tuple[int, int], *, sigma: float
+) -> tuple[slice, slice] | None:
+    """The part of the full-size map where a Gaussian of ``sigma`` can move a pixel across
+    0.5, as slices; None when the map is all on one side.
+
+    A weighted average of values on one side of 0.5 stays on it, so only a pixel whose
+    kernel window holds both sides can cross. Bilinear enlargement puts both sides only
+    between network pixels of both sides, so the box around the network's own changes of
+    side, enlarged to full size, holds every change of side of the full map. Around that
+    box, three kernel radii (plus slack for the enlargement's rounding) keep the blur of
+    the window exact wherever it matters: a pixel whose kernel window leaves the window
+    sees (possibly mirrored) values of its own side only, as in the whole image.
+    """
+    rows = np.flatnonzero(_changes(low_side, axis=0))
+    cols = np.flatnonzero(_changes(low_side, axis=1))
+    if rows.size == 0 and cols.size == 0:
+        return None
+    radius = math.ceil(sigma * 4.0) + 1  # cv2 blurs float images over about +-4 sigma
+    margin = 3 * radius + 2
+    out = []
+    for axis, found in ((0, rows), (1, cols)):
+        ratio = shape[axis] / low_side.shape[axis]  # full pixels per network pixel
+        lo = math.floor((int(found.min()) - 1) * ratio) - margin
+        hi = math.ceil((int(found.max()) + 2) * ratio) + margin
+        out.append(slice(max(lo, 0), min(hi, shape[axis])))
+    return out[0], out[1]
+
+
+def _changes(side: np.ndarray, *, axis: int) -> np.ndarray:
+    """Per row (``axis=0``) or column (``axis=1``): does any pixel of it differ from a
+    4-neighbour?"""
+    other = 1 - axis
+    along = (np.diff(side, axis=axis) != 0).any(axis=other)  # between k and k + 1
+    across = (np.diff(side, axis=other) != 0).any(axis=other)  # within k
+    hit = across.copy()
+    hit[:-1] |= along
+    hit[1:] |= along
+    return hit
 
 
 def restore_mask(

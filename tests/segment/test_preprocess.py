@@ -219,3 +219,59 @@ def test_restore_leaves_no_subnormal_numbers() -> None:
     assert restored.min() >= 0.0
     plain = restore_mask(np.where(probability < 1e-20, 0, probability), original_shape=shape)
     np.testing.assert_array_equal(restored >= 0.5, plain)
+
+
+def _restore_whole_image(
+    probability: np.ndarray, shape: tuple[int, int], scale: float
+) -> np.ndarray:
+    """The outline smoothing as first written: the Gaussian over the whole image."""
+    config = PreprocessConfig(scale=scale)
+    resized = scaled_shape(shape, scale=scale)
+    pads = (probability.shape[0] - resized[0], probability.shape[1] - resized[1])
+    low = np.maximum(unpad(probability, pads), np.float32(1e-20))
+    full = cv2.resize(np.ascontiguousarray(low), shape[::-1], interpolation=cv2.INTER_LINEAR)
+    smooth = cv2.GaussianBlur(full, (0, 0), sigmaX=1.0 / config.scale)
+    cross = (smooth >= 0.5) != (full >= 0.5)
+    mirrored = np.float32(1.0) - full[cross]
+    mirrored[mirrored == 0.5] = np.nextafter(np.float32(0.5), np.float32(0.0))
+    full[cross] = mirrored
+    return full
+
+
+@pytest.mark.parametrize("scale", [0.3, 0.5, 0.6, 0.75])
+@pytest.mark.parametrize("seed", range(6))
+def test_smoothing_only_the_outline_window_equals_smoothing_everything(
+    scale: float, seed: int
+) -> None:
+    """`restore_probability` blurs only a window around the outline; the result must be
+    the same, bit for bit, as blurring the whole image (blobs anywhere, at the borders,
+    specks of one network pixel, values of exactly 0.5, uniform maps)."""
+    rng = np.random.default_rng(seed)
+    shape = (int(rng.integers(150, 400)), int(rng.integers(150, 400)))
+    config = PreprocessConfig(scale=scale)
+    net = config.network_shape(shape)
+    kind = seed % 3
+    if kind == 0:  # smooth blobs, some cut by the borders
+        noise = cv2.GaussianBlur(rng.normal(size=net).astype(np.float32), (0, 0), 4.0)
+        probability = 1.0 / (1.0 + np.exp(-noise / max(float(noise.std()), 1e-6) * 3.0))
+    elif kind == 1:  # a crisp disk plus specks of a single network pixel
+        y, x = np.mgrid[: net[0], : net[1]]
+        centre = rng.uniform(0, net[0]), rng.uniform(0, net[1])
+        probability = (np.hypot(y - centre[0], x - centre[1]) < net[0] / 4).astype(np.float32)
+        specks = rng.integers(0, net[0], 5), rng.integers(0, net[1], 5)
+        probability[specks] = 1.0 - probability[specks]
+        probability[rng.random(net) < 0.01] = 0.5
+    else:  # one speck near a corner only
+        probability = np.zeros(net, np.float32)
+        probability[int(rng.integers(0, 3)), int(rng.integers(0, 3))] = 0.9
+    probability = probability.astype(np.float32)
+    np.testing.assert_array_equal(
+        restore_probability(probability, original_shape=shape, config=config),
+        _restore_whole_image(probability, shape, scale),
+    )
+    for value in (0.0, 1.0):  # all one side: nothing to smooth
+        uniform = np.full(net, value, np.float32)
+        np.testing.assert_array_equal(
+            restore_probability(uniform, original_shape=shape, config=config),
+            _restore_whole_image(uniform, shape, scale),
+        )
