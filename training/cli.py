@@ -61,6 +61,17 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         default=0.0,
         help="crops centred on dark pixels that are not spheroid (debris, well walls)",
     )
+    p.add_argument(
+        "--photometric",
+        type=float,
+        default=0.0,
+        help="fraction of crops through random intensity changes (inversion, curves, halos)",
+    )
+    p.add_argument(
+        "--select-on",
+        default="val_jcd",
+        help="validation figure that picks best.pt: val_jcd or val_jcd_CATEGORY",
+    )
     p.add_argument("--patience", type=int, default=6, help="early stopping patience (epochs)")
     p.add_argument("--no-bf16", action="store_true", help="train in fp32")
     p.add_argument("--time-budget-min", type=float, help="stop after this many minutes")
@@ -111,7 +122,8 @@ def run(args: argparse.Namespace) -> int:
         max_lr=args.max_lr, epochs=args.epochs, steps_per_epoch=args.steps_per_epoch,
         batch_size=args.batch_size, crop=args.crop, augment=args.augment, patience=args.patience,
         object_crop_fraction=args.object_crop_fraction,
-        dark_crop_fraction=args.dark_crop_fraction,
+        dark_crop_fraction=args.dark_crop_fraction, photometric=args.photometric,
+        select_on=args.select_on,
         bf16=not args.no_bf16, seed=args.seed, model_id=args.model_id,
         time_budget_s=args.time_budget_min * 60 if args.time_budget_min else None,
         fit_to_budget=args.fit_to_budget, device=args.device,

@@ -106,14 +106,15 @@ def preprocess_pair(
 
 
 def _synthetic_one(
-    args: tuple[int, int, float, float, float],
+    args: tuple[int, int, float, float, float, float, float],
 ) -> tuple[np.ndarray, np.ndarray, str, float]:
     from hts.synth.training import training_sample
 
-    seed, index, scale, well_edge_probability, debris_fraction = args
+    seed, index, scale, well_edge, debris, cellular, burn_in = args
     sample = training_sample(
-        seed, index, well_edge_probability=well_edge_probability, debris_fraction=debris_fraction
-    )
+        seed, index, well_edge_probability=well_edge, debris_fraction=debris,
+        cellular_probability=cellular, burn_in_probability=burn_in,
+    )  # fmt: skip
     image, mask = preprocess_pair(sample.image, sample.mask, scale=scale)
     return image, mask, sample.category, sample.pixel_size_um / scale
 
@@ -126,11 +127,14 @@ def synthetic(
     workers: int = 2,
     well_edge_probability: float = 0.2,
     debris_fraction: float = 0.5,
+    cellular_probability: float = 0.0,
+    burn_in_probability: float = 0.0,
     progress: Callable[[int], None] | None = None,
 ) -> Dataset:
     """``n`` domain-randomised samples of set ``seed``, preprocessed; each its own spheroid.
 
-    ``well_edge_probability``, ``debris_fraction``: see `hts.synth.training.training_sample`
+    ``well_edge_probability``, ``debris_fraction``, ``cellular_probability``,
+    ``burn_in_probability``: see `hts.synth.training.training_sample`
     (the defaults are that function's; sample ``i`` of a seed is the same image only under
     the same values).
     """
@@ -139,7 +143,18 @@ def synthetic(
         for i, (image, mask, category, um) in enumerate(
             pool.map(
                 _synthetic_one,
-                [(seed, i, scale, well_edge_probability, debris_fraction) for i in range(n)],
+                [
+                    (
+                        seed,
+                        i,
+                        scale,
+                        well_edge_probability,
+                        debris_fraction,
+                        cellular_probability,
+                        burn_in_probability,
+                    )
+                    for i in range(n)
+                ],
                 chunksize=8,
             )
         ):

@@ -30,6 +30,7 @@ from hts.measure.morphometrics import largest_object
 from hts.segment.network import FLIPS
 from hts.segment.preprocess import pad_to_multiple
 from hts.segment.unet import ModelConfig, build_model, save_weights
+from training.augment import photometric
 from training.data import Dataset
 from training.losses import make_loss
 from training.optim import lr_range_test, make_optimizer
@@ -59,6 +60,14 @@ class TrainConfig:
     #: (dead-cell clumps, the dark outside of a well wall, bubble rims): hard negatives,
     #: which random crops rarely hit. Drawn after the object crops; the rest are random.
     dark_crop_fraction: float = 0.0
+    #: Fraction of crops sent through a random chain of intensity changes
+    #: (`training.augment.photometric`: curves, inversion, halos, local contrast, blur,
+    #: noise, JPEG), so the network cannot learn "spheroid = darkest pixels".
+    photometric: float = 0.0
+    #: Validation figure that picks ``best.pt`` and drives early stopping: ``val_jcd`` (all
+    #: images) or ``val_jcd_CATEGORY`` (e.g. ``val_jcd_real`` for a set of real images
+    #: given the category ``real``).
+    select_on: str = "val_jcd"
     #: Early stopping: epochs without a better validation JCD, counted only once the
     #: one-cycle schedule has passed its peak learning rate (before it, validation swings
     #: with the rising rate; a first run here stopped at the peak, 12 epochs after an
@@ -79,6 +88,8 @@ class TrainConfig:
     loader_workers: int = 0
 
     def __post_init__(self) -> None:
+        if not 0.0 <= self.photometric <= 1.0:
+            raise ValueError(f"photometric must be in [0, 1], got {self.photometric}")
         fractions = (self.object_crop_fraction, self.dark_crop_fraction)
         if min(fractions) < 0 or sum(fractions) > 1:
             raise ValueError(
@@ -178,7 +189,10 @@ class _Crops:
         else:
             y0, x0 = self.rng.integers(0, h - c + 1), self.rng.integers(0, w - c + 1)
         sl = (slice(int(y0), int(y0) + c), slice(int(x0), int(x0) + c))
-        return _transform(image[sl], kind), _transform(mask[sl], kind)
+        crop = image[sl]
+        if self.config.photometric and self.rng.random() < self.config.photometric:
+            crop = photometric(crop, self.rng)
+        return _transform(crop, kind), _transform(mask[sl], kind)
 
     def batch(self) -> tuple[torch.Tensor, torch.Tensor]:
         images, masks = [], []
@@ -432,8 +446,13 @@ def train(
                 f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()
             ),
         )
-        if row["val_jcd"] < state["best_jcd"]:
-            state["best_jcd"], state["bad_epochs"] = row["val_jcd"], 0
+        if config.select_on not in row:
+            raise ValueError(
+                f"select_on={config.select_on!r} is not a validation figure; this validation "
+                f"set gives {sorted(k for k in row if k.startswith('val_'))}"
+            )
+        if row[config.select_on] < state["best_jcd"]:
+            state["best_jcd"], state["bad_epochs"] = row[config.select_on], 0
             save_weights(
                 model,
                 out / "best.pt",

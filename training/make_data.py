@@ -29,6 +29,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--seed", type=int, required=True, help="set seed (1, 2, 3 and 4 are taken)")
     p.add_argument("--debris-fraction", type=float, default=0.5)
     p.add_argument("--well-edge-probability", type=float, default=0.2)
+    p.add_argument(
+        "--cellular-probability", type=float, default=0.0,
+        help="share of spheroids drawn as real ones look (core in a translucent cell border)",
+    )  # fmt: skip
+    p.add_argument(
+        "--burn-in-probability", type=float, default=0.0,
+        help="share of images with a burned-in scale bar and label",
+    )  # fmt: skip
     p.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
@@ -47,6 +55,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         workers=args.workers,
         well_edge_probability=args.well_edge_probability,
         debris_fraction=args.debris_fraction,
+        cellular_probability=args.cellular_probability,
+        burn_in_probability=args.burn_in_probability,
         progress=progress,
     )
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -42,6 +42,18 @@ class Body:
         Extra optical density of the darker rim.
     texture : float
         Relative amplitude of the interior texture.
+    border : float
+        Width of a translucent border of loosely packed cells, as a fraction of the
+        radius; 0 draws the smooth body with a dark rim (the plate generator's look). With
+        a border the body is a dense core inside a bumpy ring of individual refractive
+        cells, lighter than the core, as real spheroids look; the mask holds core and
+        border (bridged and filled), ``rim`` is unused.
+    cell_um : float
+        Diameter of one border cell, micrometres.
+    border_density : float
+        Optical density of one border cell at its rim.
+    in_mask : bool
+        False for a satellite aggregate beside the spheroid: drawn, never in the mask.
     """
 
     centre_yx: tuple[float, float]
@@ -50,6 +62,10 @@ class Body:
     density: float = 1.1
     rim: float = 0.6
     texture: float = 0.12
+    border: float = 0.0
+    cell_um: float = 12.0
+    border_density: float = 0.5
+    in_mask: bool = True
 
 
 @dataclass(frozen=True)
@@ -226,15 +242,93 @@ def _illumination(scene: Scene, rng: np.random.Generator) -> np.ndarray:
     return np.clip(light, 0.2, 1.5)
 
 
+def _cell_template(radius_px: float) -> np.ndarray:
+    """(k, k) float32 optical density of one refractive cell of unit strength.
+
+    Darker towards its rim, lighter in the middle, with a faint bright ring just outside
+    (light bent by the cell), as cells look in brightfield.
+    """
+    half = math.ceil(1.4 * radius_px) + 1
+    yy, xx = np.mgrid[-half : half + 1, -half : half + 1].astype(np.float32)
+    rho = np.sqrt(yy * yy + xx * xx) / np.float32(radius_px)
+    inside = np.clip((1.0 - rho) * radius_px + 0.5, 0.0, 1.0)  # soft edge, about 1 px
+    body = inside * (0.45 + 0.55 * np.minimum(rho, 1.0) ** 3)
+    ring = 0.18 * np.exp(-(((rho - 1.15) / 0.12) ** 2)) * (rho > 1.0)
+    return (body - ring).astype(np.float32)
+
+
+def _add_cellular_body(od: np.ndarray, mask: np.ndarray, body: Body, um: float, rng) -> None:
+    """A dense core inside a bumpy, translucent ring of individual cells (see `Body.border`)."""
+    cell_r = max(1.2, body.cell_um / 2.0 / um)
+    sl = _crop(od.shape, body.centre_yx, _max_extent(body.radius_px, body.harmonics) + 3 * cell_r)
+    if sl is None:
+        return
+    r, theta = _polar(sl, body.centre_yx)
+    big_r = _radius_at(theta, body.radius_px, body.harmonics)
+    inner_r = big_r * np.float32(1.0 - body.border)
+    inside_core = inner_r - r
+    crop_shape = (sl[0].stop - sl[0].start, sl[1].stop - sl[1].start)
+    texture = 0.6 * _smooth_noise(crop_shape, max(2.0, body.radius_px / 3.0), rng)
+    texture += 0.8 * _smooth_noise(crop_shape, cell_r * 2.0, rng)
+    rho = np.clip(r / np.maximum(inner_r, 1e-3), 0.0, 1.0)
+    core = body.density * (0.75 + 0.25 * np.sqrt(1.0 - rho * rho)) * (1.0 + body.texture * texture)
+    # the core fades into the border over a few cells, not at a sharp step
+    fade = np.clip(inside_core / (2.0 * cell_r) + 0.5, 0.0, 1.0)
+    od[sl] += core * fade
+    local = (inside_core >= 0).astype(np.uint8)
+
+    # Border cells: drawn in the ring between the core and the outline, packed densely
+    # near the core and loosely at the outline; a few sit just beyond it (bumps).
+    ring_area = math.pi * body.radius_px**2 * (1.0 - (1.0 - body.border) ** 2)
+    n = int(rng.poisson(max(1.0, 1.6 * ring_area / (math.pi * cell_r**2))))
+    angle = rng.uniform(-np.pi, np.pi, n)
+    outer = _radius_at(angle.astype(np.float32), body.radius_px, body.harmonics).astype(float)
+    depth = rng.beta(1.8, 1.0, n)  # 0 at the outline, 1 at the core: packed towards it
+    radial = outer * (1.0 - body.border * depth) + cell_r * rng.normal(0.0, 0.4, n)
+    cy = body.centre_yx[0] + radial * np.sin(angle) - sl[0].start
+    cx = body.centre_yx[1] + radial * np.cos(angle) - sl[1].start
+    sizes = cell_r * rng.uniform(0.7, 1.3, n)
+    strength = body.border_density * rng.uniform(0.5, 1.3, n) * (0.6 + 0.6 * depth)
+    points = np.zeros(crop_shape, np.float32)
+    iy, ix = np.rint(cy).astype(np.int64), np.rint(cx).astype(np.int64)
+    ok = (iy >= 0) & (iy < crop_shape[0]) & (ix >= 0) & (ix < crop_shape[1])
+    for lo, hi in ((0.0, 0.9), (0.9, 1.1), (1.1, 9.0)):  # three size classes, one blur each
+        pick = ok & (sizes >= lo * cell_r) & (sizes < hi * cell_r)
+        if not pick.any():
+            continue
+        layer = np.zeros(crop_shape, np.float32)
+        np.add.at(layer, (iy[pick], ix[pick]), strength[pick].astype(np.float32))
+        radius = float(np.mean(sizes[pick]))
+        points += cv2.filter2D(layer, -1, _cell_template(radius), borderType=cv2.BORDER_CONSTANT)
+        for y, x, size in zip(iy[pick], ix[pick], sizes[pick], strict=True):
+            cv2.circle(local, (int(x), int(y)), max(1, round(float(size))), 1, thickness=-1)
+    od[sl] += points
+    if body.in_mask:
+        # the annotated spheroid: the cell mass with its attached border, gaps between
+        # touching cells bridged and holes filled
+        k = max(3, 2 * round(cell_r) + 1)
+        local = cv2.morphologyEx(local, cv2.MORPH_CLOSE, np.ones((k, k), np.uint8))
+        contours, _ = cv2.findContours(local, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+        if contours:
+            biggest = max(contours, key=cv2.contourArea)
+            filled = np.zeros_like(local)
+            cv2.drawContours(filled, [biggest], 0, 1, thickness=cv2.FILLED)
+            mask[sl] |= filled > 0
+
+
 def _add_body(od: np.ndarray, mask: np.ndarray, body: Body, um: float, rng) -> None:
     """Add one body's optical density and its mask, in place. ``um`` is the pixel size."""
+    if body.border > 0:
+        _add_cellular_body(od, mask, body, um, rng)
+        return
     sl = _crop(od.shape, body.centre_yx, _max_extent(body.radius_px, body.harmonics) + 8.0)
     if sl is None:
         return
     r, theta = _polar(sl, body.centre_yx)
     big_r = _radius_at(theta, body.radius_px, body.harmonics)
     inside = big_r - r  # radial distance inside the outline, pixels
-    mask[sl] |= inside >= 0
+    if body.in_mask:
+        mask[sl] |= inside >= 0
     rho = np.clip(r / np.maximum(big_r, 1e-3), 0.0, 1.0)
     crop_shape = (sl[0].stop - sl[0].start, sl[1].stop - sl[1].start)
     cell_px = max(1.0, 10.0 / um)

@@ -17,7 +17,7 @@ import numpy as np
 
 from hts.synth.growth import Scenario, imaging_times_h, simulate_spheroid
 from hts.synth.plate import DEBRIS_CATEGORY_MIN
-from hts.synth.render import render_scene
+from hts.synth.render import Scene, render_scene
 from hts.synth.scene import ImagingConditions, sample_scene
 from hts.wells import WellId
 
@@ -77,6 +77,78 @@ def _post(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return np.clip(np.rint(low + span * x), 0, 65535).astype(np.uint16)
 
 
+def _cellular(scene: Scene, rng: np.random.Generator) -> Scene:
+    """The scene's spheroid as real ones look: a dense core in a translucent, bumpy border
+    of cells, with attached lobes (in the mask) and satellite aggregates (not in it)."""
+    um = scene.pixel_size_um
+    density = float(rng.uniform(0.9, 2.6))
+    style = {
+        "border": float(rng.uniform(0.1, 0.45)),
+        "cell_um": float(rng.uniform(8.0, 16.0)),
+        "border_density": float(rng.uniform(0.2, 0.9)),
+        "density": density,
+        "texture": float(rng.uniform(0.05, 0.25)),
+    }
+    bodies = [replace(b, **style) for b in scene.bodies]
+    main = bodies[0]
+    if rng.random() < 0.5:  # lobes: smaller cell masses grown onto the outline
+        for _ in range(int(rng.integers(1, 4))):
+            angle = float(rng.uniform(-math.pi, math.pi))
+            reach = main.radius_px * float(rng.uniform(0.75, 1.05))
+            bodies.append(
+                replace(
+                    main,
+                    centre_yx=(
+                        main.centre_yx[0] + reach * math.sin(angle),
+                        main.centre_yx[1] + reach * math.cos(angle),
+                    ),
+                    radius_px=main.radius_px * float(rng.uniform(0.2, 0.5)),
+                    harmonics=((2, float(rng.uniform(0.0, 0.2)), angle),),
+                    border=float(rng.uniform(0.2, 0.6)),
+                )
+            )
+    if rng.random() < 0.6:  # satellites: separate aggregates, never the spheroid
+        for _ in range(int(rng.integers(1, 5))):
+            angle = float(rng.uniform(-math.pi, math.pi))
+            radius = float(rng.uniform(12.0, 55.0)) / um
+            reach = main.radius_px * float(rng.uniform(1.3, 2.8)) + radius + 10.0 / um
+            bodies.append(
+                replace(
+                    main,
+                    centre_yx=(
+                        main.centre_yx[0] + reach * math.sin(angle),
+                        main.centre_yx[1] + reach * math.cos(angle),
+                    ),
+                    radius_px=radius,
+                    harmonics=((2, float(rng.uniform(0.0, 0.25)), angle),),
+                    border=float(rng.uniform(0.3, 0.8)),
+                    density=density * float(rng.uniform(0.4, 1.0)),
+                    in_mask=False,
+                )
+            )
+    return replace(scene, bodies=tuple(bodies))
+
+
+def _burn_in(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A scale bar and a text label burned into a corner, as exports of some microscopes."""
+    out = image.copy()
+    h, w = out.shape
+    # white at up to 1.5 times the brightest pixel (it widens the export's range), or black
+    top = float(out.max()) * float(rng.uniform(1.0, 1.5))
+    value = int(min(top, np.iinfo(out.dtype).max)) if rng.random() < 0.7 else 0
+    length, thick = int(w * rng.uniform(0.08, 0.25)), max(2, int(h * rng.uniform(0.005, 0.015)))
+    y = int(h * rng.uniform(0.88, 0.96)) if rng.random() < 0.7 else int(h * rng.uniform(0.04, 0.1))
+    x = int(w * rng.uniform(0.03, 0.1)) if rng.random() < 0.5 else w - length - int(w * 0.05)
+    ink = np.zeros((h, w), np.uint8)  # OpenCV draws text on 8-bit images only
+    cv2.rectangle(ink, (x, y), (x + length, y + thick), 255, thickness=-1)
+    text = str(rng.choice(["500 um", "200 um", "Day 7", "B03", "10x", "VID1335 00d05h"]))
+    scale = h / 700.0 * float(rng.uniform(0.6, 1.4))
+    cv2.putText(ink, text, (x, max(12, y - int(12 * scale))), cv2.FONT_HERSHEY_SIMPLEX, scale,
+                255, max(1, int(2 * scale)), cv2.LINE_AA)  # fmt: skip
+    out[ink > 127] = value
+    return out
+
+
 def training_sample(
     seed: int,
     index: int,
@@ -85,13 +157,18 @@ def training_sample(
     debris_fraction: float = 0.5,
     pixel_size_um: tuple[float, float] = (0.9, 2.8),
     well_edge_probability: float = 0.2,
+    cellular_probability: float = 0.0,
+    burn_in_probability: float = 0.0,
 ) -> TrainingSample:
     """Sample ``index`` of the randomised set ``seed``; the same pair gives the same pixels.
 
     About ``debris_fraction`` of samples are treated spheroids at a time point with debris;
     the rest are untreated or not yet shedding. Pixel sizes are drawn log-uniformly. About
     ``well_edge_probability`` of samples show a well wall, dark outside it (a set of hard
-    negatives needs more than the default).
+    negatives needs more than the default). About ``cellular_probability`` of samples draw
+    the spheroid as real ones look (`Body.border`: a dense core in a translucent, bumpy
+    border of cells, with lobes and satellite aggregates); ``burn_in_probability`` adds a
+    scale bar and a label. Both default to 0, which keeps the sets v1-v4 were trained on.
     """
     rng = np.random.default_rng(np.random.SeedSequence([seed, _TAG, index]))
     scenario = Scenario(
@@ -144,10 +221,17 @@ def training_sample(
                 for d in scene.debris
             ),
         )
+    # drawn from their own stream so the sets made with both at 0 stay the same
+    extra = np.random.default_rng(np.random.SeedSequence([seed, _TAG, index, 1]))
+    if extra.random() < cellular_probability:
+        scene = _cellular(scene, extra)
     image, mask = render_scene(scene, rng)
+    image = _post(image, rng)
+    if extra.random() < burn_in_probability:
+        image = _burn_in(image, extra)
     area_um2 = float(mask.sum()) * um * um
     return TrainingSample(
-        image=_post(image, rng),
+        image=image,
         mask=mask,
         category="debris" if history.debris[t] >= DEBRIS_CATEGORY_MIN else "clean",
         pixel_size_um=um,

@@ -153,3 +153,37 @@ def test_full_size_render_is_fast() -> None:
         _render(scene, seed)
         timings.append(time.perf_counter() - start)
     assert min(timings) < 0.3
+
+
+def test_cellular_body_has_a_lighter_bumpy_border_inside_its_mask() -> None:
+    """A real-looking spheroid: dense core, translucent border of cells; all of it is mask."""
+    smooth = Body((128.0, 160.0), 60.0, HARMONICS, density=1.8)
+    cellular = Body((128.0, 160.0), 60.0, HARMONICS, density=1.8, border=0.35, cell_um=10.0)
+    image, mask = _render(_scene(bodies=(cellular,), pixel_size_um=1.5), seed=2)
+    _, smooth_mask = _render(_scene(bodies=(smooth,), pixel_size_um=1.5), seed=2)
+    assert _components(mask) == 1
+    # filled: no holes inside the outer border
+    contours, _ = cv2.findContours(mask.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+    filled = np.zeros(SHAPE, np.uint8)
+    cv2.drawContours(filled, contours, -1, 1, thickness=cv2.FILLED)
+    assert np.array_equal(filled > 0, mask)
+    # about the outline's area (cells bulge out a little, gaps are bridged)
+    assert 0.85 < mask.sum() / smooth_mask.sum() < 1.3
+    yy, xx = np.mgrid[: SHAPE[0], : SHAPE[1]]
+    r = np.hypot(yy - 128.0, xx - 160.0)
+    core = image[r < 25].mean()
+    border = image[mask & (r > 48)].mean()
+    background = image[r > 110].mean()
+    assert core < border < background
+    # bumpy: the outline is longer than a smooth one of the same area
+    perimeter = sum(cv2.arcLength(c, True) for c in contours)
+    assert perimeter > 1.15 * 2 * np.pi * np.sqrt(mask.sum() / np.pi)
+
+
+def test_satellite_is_drawn_but_never_in_the_mask() -> None:
+    main = Body((128.0, 120.0), 40.0, density=1.5, border=0.3)
+    satellite = Body((128.0, 250.0), 15.0, density=1.2, border=0.5, in_mask=False)
+    image, mask = _render(_scene(bodies=(main, satellite), pixel_size_um=2.0))
+    _, alone = _render(_scene(bodies=(main,), pixel_size_um=2.0))
+    np.testing.assert_array_equal(mask, alone)
+    assert image[118:138, 240:260].mean() < 0.8 * image[10:30, 10:30].mean()

@@ -34,3 +34,22 @@ def test_well_edge_probability_brings_the_dark_outside_of_a_well_wall() -> None:
     assert max(never) < 0.1
     # not every wall falls inside the field of view, but several do
     assert sum(f > 0.1 for f in always) >= 3
+
+
+def test_cellular_and_burn_in_leave_the_default_sets_unchanged() -> None:
+    """Sets made before the options existed (v1-v4's data) are remade pixel for pixel."""
+    a = training_sample(5, 3, shape=SHAPE)
+    b = training_sample(5, 3, shape=SHAPE, cellular_probability=0.0, burn_in_probability=0.0)
+    assert np.array_equal(a.image, b.image) and np.array_equal(a.mask, b.mask)
+
+
+def test_cellular_samples_have_satellites_outside_the_mask_and_burned_in_labels() -> None:
+    plain = training_sample(7, 2, shape=(512, 640))
+    styled = training_sample(
+        7, 2, shape=(512, 640), cellular_probability=1.0, burn_in_probability=1.0
+    )
+    assert styled.mask.any()
+    assert not np.array_equal(plain.image, styled.image)
+    # a burned-in bar or label: a run of pixels at the image's extreme value
+    extreme = (styled.image == styled.image.max()) | (styled.image == 0)
+    assert extreme.sum() > 50 and not (extreme & styled.mask).all()
