@@ -10,6 +10,9 @@ __all__ = ["add_arguments", "run"]
 
 log = logging.getLogger(__name__)
 
+#: Below this many spheroids (groups) a lab's folder is not split for validation.
+MIN_GROUPS_TO_SPLIT = 10
+
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     data = p.add_argument_group("data (synthetic unless --images/--masks are given)")
@@ -38,7 +41,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--out", type=Path, required=True, help="run folder: checkpoints, metrics.csv, best.pt"
     )
-    p.add_argument("--init", type=Path, help="start from these weights (fine-tuning)")
+    p.add_argument(
+        "--init",
+        help="start from these weights (fine-tuning): a weight file, or 'unet' for the shipped model",
+    )
     p.add_argument(
         "--encoder", default="resnet34", help="resnet34 (the paper's U-Net) or tu-hrnet_w48"
     )
@@ -95,6 +101,11 @@ def run(args: argparse.Namespace) -> int:
     from training.data import Dataset, from_folder, synthetic
     from training.loop import TrainConfig, train
 
+    init = None
+    if args.init:  # first: a wrong name fails before any data is made
+        from hts.models.paths import DEFAULT_MODEL, model_path
+
+        init = model_path(DEFAULT_MODEL if args.init == "unet" else args.init)
     if args.data_cache and args.data_cache.exists():
         data = Dataset.load(args.data_cache)
     elif args.images:
@@ -115,6 +126,15 @@ def run(args: argparse.Namespace) -> int:
         data = data.concat(Dataset.load(extra))
     if args.val_data:
         train_data, val_data = data, Dataset.load(args.val_data)
+    elif len(set(data.groups)) < MIN_GROUPS_TO_SPLIT:
+        # A lab's handful of images: all of them train; validating on them only picks the
+        # epoch, it says nothing about other images (keep a few apart with --val-data).
+        log.warning(
+            "%d spheroids: too few to hold some out, so validation reuses the training images "
+            "(its figures are not a test; give --val-data to measure)",
+            len(set(data.groups)),
+        )
+        train_data, val_data = data, data
     else:
         train_data, val_data = data.split(val_fraction=0.1, seed=args.seed)
     config = TrainConfig(
@@ -130,6 +150,6 @@ def run(args: argparse.Namespace) -> int:
         loader_workers=args.loader_workers,
     )  # fmt: skip
     log.info("training on %d images, validating on %d", len(train_data), len(val_data))
-    best = train(config, train_data, val_data, args.out, init=args.init)
+    best = train(config, train_data, val_data, args.out, init=init)
     print(f"best weights: {best}")
     return 0
