@@ -13,10 +13,10 @@ import tifffile
 pytest.importorskip("torch")
 pytest.importorskip("segmentation_models_pytorch")
 
-from hts.cli.main import main  # noqa: E402
-from hts.models.paths import DEFAULT_MODEL  # noqa: E402
-from hts.segment.unet import load_weights  # noqa: E402
-from hts.testing import disk_image  # noqa: E402
+from hts.cli.main import main
+from hts.models.paths import DEFAULT_MODEL
+from hts.segment.unet import load_weights
+from hts.testing import disk_image
 
 
 def test_fine_tune_the_shipped_model_on_one_image(
