@@ -152,6 +152,13 @@ def _build_parser() -> argparse.ArgumentParser:
         "--categories", type=Path, help="CSV file,category (default: index.csv beside --images)"
     )
     p.add_argument("--out", type=Path, help="write per_image.csv, summary.txt and worst.png here")
+    p.add_argument(
+        "--choose",
+        choices=("robust", "largest"),
+        default="robust",
+        help="which predicted object is the spheroid: robust (default, as hts run) or largest "
+        "(the paper's rule)",
+    )
     p.set_defaults(func=_cmd_evaluate)
 
     p = sub.add_parser("train", help="train or fine-tune the U-Net (needs the [train] extra)")
@@ -325,10 +332,12 @@ def _cmd_run(args: argparse.Namespace) -> int:
 def _cmd_evaluate(args: argparse.Namespace) -> int:
     import numpy as np
 
+    from hts.measure.choose import ChoiceParams
     from hts.measure.evaluate import evaluate_folder, format_table, write_outputs
     from hts.segment.registry import get_segmenter
 
     segmenter = get_segmenter(str(args.model))
+    choice = ChoiceParams(rule=args.choose)
 
     def predict(image: np.ndarray, um: float) -> np.ndarray:
         return segmenter.predict(image, pixel_size_um=um)
@@ -338,16 +347,19 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     try:
         scores = evaluate_folder(
             args.images, args.masks, predict=predict, pixel_size_um=args.pixel_size_um,
-            categories=args.categories, progress=update,
+            categories=args.categories, progress=update, choice=choice,
         )  # fmt: skip
     finally:
         close()
     if not scores:
         raise ValueError(f"{args.images}: no image has a reference mask in {args.masks}")
     print(f"model {segmenter.model_id} on {len(scores)} images of {args.images}")
+    print(f"predicted spheroid: {args.choose} choice (--choose)")
     print(format_table(scores))
     if args.out:
-        write_outputs(scores, args.out, images=args.images, masks=args.masks, predict=predict)
+        write_outputs(
+            scores, args.out, images=args.images, masks=args.masks, predict=predict, choice=choice
+        )
         print(f"per-image scores and worst overlays in {args.out}")
     return 0
 

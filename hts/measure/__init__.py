@@ -1,5 +1,7 @@
-"""Measuring spheroids: morphometrics of a mask, accuracy against a reference, QC flags."""
+"""Measuring spheroids: choosing and measuring the spheroid of a mask, accuracy against a
+reference, QC flags."""
 
+from hts.measure.choose import ChoiceParams, SpheroidChoice, choose_spheroid
 from hts.measure.metrics import (
     SegmentationScore,
     average_radial_error_um,
@@ -20,10 +22,13 @@ from hts.measure.qc import QC_BITS, QCFlags, contour_margin, focus_measure, qc_f
 __all__ = [
     "DEFAULT_MIN_AREA_PX",
     "QC_BITS",
+    "ChoiceParams",
     "QCFlags",
     "SegmentationScore",
+    "SpheroidChoice",
     "SpheroidMeasurement",
     "average_radial_error_um",
+    "choose_spheroid",
     "compare_masks",
     "contour_margin",
     "focus_measure",

@@ -19,6 +19,7 @@ import cv2
 import numpy as np
 
 from hts.io.readers import IMAGE_SUFFIXES, read_image
+from hts.measure.choose import ChoiceParams, choose_spheroid
 from hts.measure.metrics import SegmentationScore, compare_masks, summarise
 from hts.measure.morphometrics import largest_object
 
@@ -96,10 +97,13 @@ def evaluate_folder(
     pixel_size_um: float | None = None,
     categories: Path | None = None,
     progress: Callable[[int], None] | None = None,
+    choice: ChoiceParams | None = None,
 ) -> list[ImageScore]:
     """Score ``predict(image, pixel_size_um) -> probability`` on every image with a mask.
 
-    Pixel size: ``pixel_size_um`` if given, else each image file's metadata.
+    Pixel size: ``pixel_size_um`` if given, else each image file's metadata. The predicted
+    spheroid is chosen as ``choice`` says (default ``ChoiceParams()``, as `hts run`
+    chooses it; ``rule="largest"`` for the paper's rule); see `compare_masks`.
     """
     import time
 
@@ -116,9 +120,11 @@ def evaluate_folder(
             raise ValueError(f"{path}: no pixel size in the file; pass --pixel-size-um")
         target = read_image(mask_by_stem[path.stem]).pixels > 0
         t0 = time.perf_counter()
-        pred = predict(data.pixels, um) >= 0.5
+        probability = predict(data.pixels, um)
         seconds = time.perf_counter() - t0
-        score = compare_masks(pred, target, pixel_size_um=um)
+        score = compare_masks(
+            probability >= 0.5, target, pixel_size_um=um, probability=probability, choice=choice
+        )
         filled, _ = largest_object(target)
         diameter = (
             math.sqrt(4.0 * float(filled.sum()) * um * um / math.pi) if filled.any() else math.nan
@@ -177,8 +183,12 @@ def write_outputs(
     masks: Path,
     predict: Callable[[np.ndarray, float], np.ndarray],
     worst: int = 12,
+    choice: ChoiceParams | None = None,
 ) -> None:
-    """``out/per_image.csv``, ``out/summary.txt`` and ``out/worst.png`` (worst overlays by JCD)."""
+    """``out/per_image.csv``, ``out/summary.txt`` and ``out/worst.png`` (worst overlays by JCD).
+
+    The overlays show the predicted spheroid chosen as ``choice`` says (as `evaluate_folder`).
+    """
     out.mkdir(parents=True, exist_ok=True)
     with (out / "per_image.csv").open("w", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=list(scores[0].row()))
@@ -190,7 +200,8 @@ def write_outputs(
     for s in sorted(scores, key=lambda s: -s.score.jcd)[:worst]:
         data = read_image(images / s.file)
         um = data.header.pixel_size_um or 1.0
-        pred, _ = largest_object(predict(data.pixels, um) >= 0.5)
+        probability = predict(data.pixels, um)
+        pred = choose_spheroid(probability >= 0.5, probability, params=choice).spheroid.full()
         target = read_image(mask_by_stem[Path(s.file).stem]).pixels > 0
         tile = cv2.resize(
             overlay(data.pixels, pred, target),

@@ -1,7 +1,8 @@
 """Segmentation accuracy against a reference mask: JCD, RDD, RCD, radial error, ISF, ASF.
 
 Definitions follow Streller et al. (GigaScience 2025), "Evaluation metrics": P is the
-largest predicted object, T the reference spheroid; lower is better for every metric.
+predicted spheroid (the paper's largest predicted object; here chosen as a run chooses it,
+see `hts.measure.choose`), T the reference spheroid; lower is better for every metric.
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from hts.measure.morphometrics import DEFAULT_MIN_AREA_PX, largest_object, measure_mask
+from hts.measure.choose import ChoiceParams, choose_spheroid
+from hts.measure.morphometrics import DEFAULT_MIN_AREA_PX, measure_object
 
 __all__ = [
     "SegmentationScore",
@@ -118,7 +120,7 @@ class SegmentationScore:
     Attributes
     ----------
     jcd : float
-        Jaccard distance of the largest predicted object and the reference, in [0, 1].
+        Jaccard distance of the predicted spheroid and the reference, in [0, 1].
     rdd : float
         Relative diameter deviation, >= 0; 1 when ``invalid``.
     rcd : float
@@ -150,12 +152,16 @@ def compare_masks(
     *,
     pixel_size_um: float,
     min_area_px: int = DEFAULT_MIN_AREA_PX,
+    probability: npt.ArrayLike | None = None,
+    choice: ChoiceParams | None = None,
 ) -> SegmentationScore:
     """Score a predicted mask against a reference mask, as in the paper.
 
-    P is the largest predicted object, filled inside its outer border. The reference is
-    reduced the same way to its largest filled object T, so specks or holes in a
-    hand-drawn reference do not count against the prediction and
+    P is the predicted spheroid, filled inside its outer border, chosen among the
+    predicted objects as a run chooses it (`hts.measure.choose.choose_spheroid`; with
+    ``ChoiceParams(rule="largest")`` the largest, as in the paper). The reference is
+    reduced the same way (same rule, without a probability map) to its filled spheroid T,
+    so specks or holes in a hand-drawn reference do not count against the prediction and
     ``compare_masks(m, m)`` is always a perfect score.
 
     Empty masks: with neither a predicted nor a reference object, the prediction is
@@ -170,15 +176,21 @@ def compare_masks(
     pixel_size_um : float
         Edge length of a pixel, in micrometres.
     min_area_px : int, optional
-        Objects with fewer pixels are ignored in both masks; see `largest_object`.
+        Objects with fewer pixels are ignored in both masks; see `filled_objects`.
+    probability : (Y, X) float, optional
+        The probability map ``pred`` was thresholded from; a term of the robust choice.
+    choice : ChoiceParams, optional
+        How P is chosen; default ``ChoiceParams()`` (robust, as a run).
 
     Returns
     -------
     SegmentationScore
     """
     p_raw, t_raw = _pair(pred, target)
-    p, n_pred = largest_object(p_raw, min_area_px=min_area_px)
-    t, n_target = largest_object(t_raw, min_area_px=min_area_px)
+    chosen = choose_spheroid(p_raw, probability, params=choice, min_area_px=min_area_px)
+    p, n_pred = chosen.spheroid.full(), chosen.spheroid.n_objects
+    reference = choose_spheroid(t_raw, params=choice, min_area_px=min_area_px).spheroid
+    t, n_target = reference.full(), reference.n_objects
     jcd = jaccard_distance(p, t)
     radial = average_radial_error_um(p, t, pixel_size_um=pixel_size_um)
     ambiguous = n_pred > 1
@@ -189,8 +201,8 @@ def compare_masks(
             jcd, 1.0, 1.0, radial, invalid=True, ambiguous=ambiguous, reference_objects=n_target
         )
     # Both objects are non-empty here, so measuring cannot fail.
-    mp = measure_mask(p, pixel_size_um=pixel_size_um, min_area_px=min_area_px)
-    mt = measure_mask(t, pixel_size_um=pixel_size_um, min_area_px=min_area_px)
+    mp = measure_object(chosen.spheroid, pixel_size_um=pixel_size_um)
+    mt = measure_object(reference, pixel_size_um=pixel_size_um)
     return SegmentationScore(
         jcd=jcd,
         rdd=relative_diameter_deviation(mp.diameter_um, mt.diameter_um),

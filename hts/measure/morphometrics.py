@@ -1,9 +1,10 @@
 """Spheroid morphometrics from a binary mask: area, perimeter, diameter, volume, circularity.
 
-The spheroid is the largest object found by Suzuki-Abe border following
-(``cv2.findContours`` with ``RETR_EXTERNAL``), filled inside its outer border, as in
-Streller et al. (GigaScience 2025). Lengths are converted to micrometres with an
-explicit ``pixel_size_um``; nothing here assumes a microscope.
+Objects are found by Suzuki-Abe border following (``cv2.findContours`` with
+``RETR_EXTERNAL``) and filled inside their outer border, as in Streller et al. (GigaScience
+2025). Here the spheroid is the largest object (the paper's rule); `hts.measure.choose`
+chooses it more robustly when a well wall or debris is larger. Lengths are converted to
+micrometres with an explicit ``pixel_size_um``; nothing here assumes a microscope.
 """
 
 from __future__ import annotations
@@ -18,8 +19,10 @@ import numpy.typing as npt
 
 __all__ = [
     "DEFAULT_MIN_AREA_PX",
+    "FilledObject",
     "LargestObject",
     "SpheroidMeasurement",
+    "filled_objects",
     "find_largest",
     "largest_object",
     "measure_mask",
@@ -38,7 +41,7 @@ Box = tuple[int, int, int, int]  # (x, y, w, h) in pixels, as OpenCV's boundingR
 
 @dataclass(frozen=True)
 class SpheroidMeasurement:
-    """Morphometrics of the spheroid (the largest object) in one mask.
+    """Morphometrics of the spheroid (the chosen object; the largest for `measure_mask`).
 
     Attributes
     ----------
@@ -99,7 +102,10 @@ def _outer_contours(mask: npt.ArrayLike) -> tuple[tuple[int, int], tuple[Contour
 
 @dataclass(frozen=True)
 class LargestObject:
-    """The largest object of a mask, filled inside its outer border, kept as a crop.
+    """The spheroid of a mask, filled inside its outer border, kept as a crop.
+
+    The largest object (`find_largest`), or the object `hts.measure.choose.choose_spheroid`
+    chose.
 
     Attributes
     ----------
@@ -133,19 +139,60 @@ class LargestObject:
         out[y : y + h, x : x + w] = self.crop
         return out
 
+    @classmethod
+    def none(cls, shape: tuple[int, int]) -> LargestObject:
+        """The record of a ``shape`` mask without any object."""
+        return cls(np.zeros((0, 0), dtype=bool), (0, 0, 0, 0), shape, None, 0)
 
-def find_largest(mask: npt.ArrayLike, *, min_area_px: int = DEFAULT_MIN_AREA_PX) -> LargestObject:
-    """The largest object of a mask (see `largest_object`), without building full-size images.
 
-    Each outer contour is filled in its own bounding box: the fills of outer contours never
-    overlap, so the pixel counts equal those of one labelled image, at the cost of the
-    objects' boxes rather than of the whole image per object.
+@dataclass(frozen=True)
+class FilledObject:
+    """One object of a mask, filled inside its outer border, kept as a crop.
+
+    Attributes
+    ----------
+    crop : (h, w) bool
+        The filled object inside its bounding box.
+    box : (x, y, w, h)
+        Where ``crop`` lies in the mask, in pixels.
+    contour : (N, 1, 2) int32
+        The object's outer contour, (x, y) in the mask's pixels, every border pixel.
+    area_px : int
+        Pixels of the filled object.
+    """
+
+    crop: BoolImage
+    box: Box
+    contour: Contour
+    area_px: int
+
+    def chosen(self, shape: tuple[int, int], n_objects: int) -> LargestObject:
+        """This object as the spheroid of a ``shape`` mask holding ``n_objects`` objects."""
+        return LargestObject(self.crop, self.box, shape, self.contour, n_objects)
+
+
+def filled_objects(
+    mask: npt.ArrayLike, *, min_area_px: int = DEFAULT_MIN_AREA_PX
+) -> tuple[tuple[int, int], list[FilledObject]]:
+    """Every object of a mask of at least ``min_area_px`` pixels, each filled in its box.
+
+    Objects are the regions inside outer contours (Suzuki-Abe border following, 8-connected
+    foreground), in OpenCV's contour order. Each outer contour is filled in its own bounding
+    box: the fills of outer contours never overlap, so the pixel counts equal those of one
+    labelled image, at the cost of the objects' boxes rather than of the whole image per
+    object.
+
+    Returns
+    -------
+    shape : (Y, X)
+        Shape of the mask.
+    objects : list of FilledObject
+        One per object; empty when there is none.
     """
     if min_area_px < 1:
         raise ValueError(f"min_area_px must be >= 1, got {min_area_px}")
     shape, contours = _outer_contours(mask)
-    best: tuple[int, Contour, Box, np.ndarray] | None = None
-    n_objects = 0
+    objects: list[FilledObject] = []
     for contour in contours:
         # Pick's theorem bounds the filled pixel count by the polygon area plus the number
         # of boundary points (+1); skipping specks below that bound saves a fill each.
@@ -155,16 +202,22 @@ def find_largest(mask: npt.ArrayLike, *, min_area_px: int = DEFAULT_MIN_AREA_PX)
         local = np.zeros((h, w), dtype=np.uint8)
         cv2.drawContours(local, [contour], 0, 1, thickness=cv2.FILLED, offset=(-x, -y))
         count = int(np.count_nonzero(local))
-        if count < min_area_px:
-            continue
-        n_objects += 1
-        # Strictly larger: ties go to the first in OpenCV's contour order (deterministic).
-        if best is None or count > best[0]:
-            best = (count, contour, (x, y, w, h), local)
-    if best is None:
-        return LargestObject(np.zeros((0, 0), dtype=bool), (0, 0, 0, 0), shape, None, 0)
-    _, contour, box, local = best
-    return LargestObject(local.view(bool), box, shape, contour, n_objects)
+        if count >= min_area_px:
+            objects.append(FilledObject(local.view(bool), (x, y, w, h), contour, count))
+    return shape, objects
+
+
+def find_largest(mask: npt.ArrayLike, *, min_area_px: int = DEFAULT_MIN_AREA_PX) -> LargestObject:
+    """The largest object of a mask (see `largest_object`), without building full-size images.
+
+    Objects come from `filled_objects`; ties in area go to the first in OpenCV's contour
+    order (deterministic).
+    """
+    shape, objects = filled_objects(mask, min_area_px=min_area_px)
+    if not objects:
+        return LargestObject.none(shape)
+    best = max(range(len(objects)), key=lambda k: objects[k].area_px)  # first of the largest
+    return objects[best].chosen(shape, len(objects))
 
 
 def largest_object(

@@ -13,7 +13,8 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from hts.measure.morphometrics import Box, LargestObject, SpheroidMeasurement, find_largest
+from hts.measure.choose import ChoiceParams, SpheroidChoice, choose_spheroid
+from hts.measure.morphometrics import Box, SpheroidMeasurement
 
 __all__ = ["QC_BITS", "QCFlags", "contour_margin", "focus_measure", "qc_flags"]
 
@@ -25,6 +26,7 @@ QC_BITS: dict[str, int] = {
     "touches_border": 2,
     "low_confidence": 3,
     "out_of_focus": 4,
+    "uncertain_choice": 5,
 }
 
 
@@ -42,6 +44,7 @@ class QCFlags:
     ``touches_border``    2    4
     ``low_confidence``    3    8
     ``out_of_focus``      4    16
+    ``uncertain_choice``  5    32
     ====================  ===  =====
 
     Attributes
@@ -49,7 +52,7 @@ class QCFlags:
     no_object : bool
         No spheroid was found.
     multiple_objects : bool
-        More than one object was found (the image counts as ambiguous; the largest is
+        More than one object was found (the image counts as ambiguous; the chosen one is
         measured).
     touches_border : bool
         The spheroid touches the image edge, so part of it may be cut off.
@@ -57,6 +60,9 @@ class QCFlags:
         The probability map is undecided along the spheroid's border.
     out_of_focus : bool
         The spheroid's border is blurred: the image is probably out of focus.
+    uncertain_choice : bool
+        Which object is the spheroid is uncertain: another object scores nearly as well,
+        or the chosen one looks like a well wall (`hts.measure.choose.SpheroidChoice`).
     """
 
     no_object: bool = False
@@ -64,6 +70,7 @@ class QCFlags:
     touches_border: bool = False
     low_confidence: bool = False
     out_of_focus: bool = False
+    uncertain_choice: bool = False
 
     def to_bits(self) -> int:
         """The flags as an integer: the bit of each set flag (table above) is 1."""
@@ -250,7 +257,7 @@ def qc_flags(
     min_margin: float = 0.5,
     band_px: int = 3,
     min_focus: float = 1e-4,
-    spheroid: LargestObject | None = None,
+    choice: SpheroidChoice | None = None,
 ) -> QCFlags:
     """Quality-control flags of one segmented image.
 
@@ -264,7 +271,9 @@ def qc_flags(
     mask : (Y, X) bool
         The thresholded mask ``measurement`` was taken from.
     measurement : SpheroidMeasurement
-        ``measure_mask(mask, ...)``; gives no_object, multiple_objects, touches_border.
+        The chosen object's measurement (``measure_object(choice.spheroid, ...)``, or
+        ``measure_mask(mask, ...)`` for the largest object); gives no_object,
+        multiple_objects, touches_border.
     image : (Y, X) array, optional
         The original image, on the grid of ``mask``; without it ``out_of_focus`` is not
         assessed (False).
@@ -278,8 +287,10 @@ def qc_flags(
         below this. The default separates sharp from clearly defocused (Gaussian blur of
         6 px or more) synthetic 1300 x 1030 images; calibrate it with `focus_measure` on
         a few images of each setup.
-    spheroid : LargestObject, optional
-        ``find_largest(mask)`` when the caller has it already (saves finding it again).
+    choice : SpheroidChoice, optional
+        ``choose_spheroid(mask, probability, params=...)``, the choice ``measurement``
+        was taken from; gives uncertain_choice. Without it the largest object is taken
+        (``ChoiceParams(rule="largest")``, as `measure_mask` does).
 
     Returns
     -------
@@ -288,9 +299,11 @@ def qc_flags(
     low_confidence = False
     out_of_focus = False
     if measurement.found:
-        found = spheroid if spheroid is not None else find_largest(mask)
+        if choice is None:
+            choice = choose_spheroid(mask, probability, params=ChoiceParams(rule="largest"))
+        found = choice.spheroid
         if found.contour is None:
-            raise ValueError("spheroid holds no object, but the measurement found one")
+            raise ValueError("choice holds no object, but the measurement found one")
         p = np.asarray(probability, dtype=np.float32)
         _check_same_shape("probability", p, found.shape)
         _check_band(band_px)
@@ -306,4 +319,5 @@ def qc_flags(
         touches_border=measurement.touches_border,
         low_confidence=low_confidence,
         out_of_focus=out_of_focus,
+        uncertain_choice=choice is not None and choice.uncertain,
     )

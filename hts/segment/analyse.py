@@ -6,8 +6,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from hts.measure.choose import ChoiceParams, choose_spheroid
 from hts.measure.contour import simplify_contour
-from hts.measure.morphometrics import SpheroidMeasurement, find_largest, measure_object
+from hts.measure.morphometrics import SpheroidMeasurement, measure_object
 from hts.measure.qc import QCFlags, qc_flags
 
 __all__ = ["PROCESSING_VERSION", "THRESHOLD", "ImageAnalysis", "analyse_probability"]
@@ -17,10 +18,12 @@ THRESHOLD = 0.5
 
 #: Version of everything between a segmenter's output and the stored numbers: restoring a
 #: network's map to image size (`hts.segment.network.restore_probability`), thresholding,
-#: the largest object, measurements and QC. Bump it with any change that alters results:
-#: results stores record it per image and a re-run redoes results of another version, as it
-#: does for another model. 1: up to 2026-11-26; 2: outline smoothing in restore_probability.
-PROCESSING_VERSION = 2
+#: the choice of the spheroid among the objects, measurements and QC. Bump it with any
+#: change that alters results: results stores record it per image and a re-run redoes
+#: results of another version, as it does for another model. 1: up to 2026-11-26;
+#: 2: outline smoothing in restore_probability; 3: robust spheroid choice
+#: (`hts.measure.choose`), uncertain_choice flag.
+PROCESSING_VERSION = 3
 
 
 @dataclass(frozen=True)
@@ -34,14 +37,21 @@ class ImageAnalysis:
 
 
 def analyse_probability(
-    probability: np.ndarray, *, pixel_size_um: float, image: np.ndarray | None = None
+    probability: np.ndarray,
+    *,
+    pixel_size_um: float,
+    image: np.ndarray | None = None,
+    choice: ChoiceParams | None = None,
 ) -> ImageAnalysis:
-    """Threshold ``(Y, X)`` probabilities, measure the largest object and raise QC flags.
+    """Threshold ``(Y, X)`` probabilities, choose and measure the spheroid, raise QC flags.
 
-    ``image`` (the original ``(Y, X)`` pixels) enables the focus check.
+    ``image`` (the original ``(Y, X)`` pixels) enables the focus check. ``choice`` says
+    how the spheroid is chosen among the objects (default ``ChoiceParams()``: the robust
+    score of `hts.measure.choose.choose_spheroid`; ``rule="largest"`` is the paper's).
     """
     mask = probability >= THRESHOLD
-    spheroid = find_largest(mask)  # once: measurement, QC and contour share it
-    measurement = measure_object(spheroid, pixel_size_um=pixel_size_um)
-    flags = qc_flags(probability, mask, measurement, image=image, spheroid=spheroid)
-    return ImageAnalysis(measurement, flags, simplify_contour(spheroid.contour))
+    # Once: measurement, QC and contour share it.
+    chosen = choose_spheroid(mask, probability, params=choice)
+    measurement = measure_object(chosen.spheroid, pixel_size_um=pixel_size_um)
+    flags = qc_flags(probability, mask, measurement, image=image, choice=chosen)
+    return ImageAnalysis(measurement, flags, simplify_contour(chosen.spheroid.contour))

@@ -59,3 +59,55 @@ def test_size_bins() -> None:
     assert size_bin(200.0) == "200-400 um"
     assert size_bin(800.0) == ">=600 um"
     assert size_bin(math.nan) == "none"
+
+
+def _wall_folder(tmp_path: Path) -> tuple[Path, Path]:
+    """One image: a dark well wall along the top, larger than the spheroid (the reference)."""
+    images, masks = tmp_path / "wall_images", tmp_path / "wall_masks"
+    images.mkdir()
+    masks.mkdir()
+    image, spheroid = disk_image((120, 160), 14, seed=3)
+    image[:22] = 1500  # the wall: as dark as the spheroid, 22 x 160 px along the border
+    tifffile.imwrite(images / "w.tif", image, resolution=(5000, 5000), resolutionunit="CENTIMETER")
+    cv2.imwrite(str(masks / "w.png"), spheroid.astype(np.uint8) * 255)
+    return images, masks
+
+
+def _dark(image: np.ndarray, um: float) -> np.ndarray:
+    return (image < 2300).astype(np.float32)
+
+
+def test_evaluate_scores_the_object_a_run_chooses(tmp_path: Path) -> None:
+    from hts.measure.choose import ChoiceParams
+
+    images, masks = _wall_folder(tmp_path)
+    (robust,) = evaluate_folder(images, masks, predict=_dark)
+    assert robust.score.jcd < 0.05 and robust.score.ambiguous
+    (paper,) = evaluate_folder(images, masks, predict=_dark, choice=ChoiceParams(rule="largest"))
+    assert paper.score.invalid and paper.score.jcd == 1.0
+    out = tmp_path / "out"
+    write_outputs([paper], out, images=images, masks=masks, predict=_dark)
+    assert (out / "worst.png").exists()
+
+
+@pytest.mark.parametrize("rule", ["robust", "largest"])
+def test_hts_evaluate_takes_the_choice_rule(
+    tmp_path: Path, rule: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from hts.cli import main as cli
+
+    class Dark:
+        model_id = "dark-test"
+
+        def predict(self, image: np.ndarray, *, pixel_size_um: float) -> np.ndarray:
+            return _dark(image, pixel_size_um)
+
+    monkeypatch.setattr("hts.segment.registry.get_segmenter", lambda name, *a: Dark())
+    images, masks = _wall_folder(tmp_path)
+    argv = ["evaluate", "--images", str(images), "--masks", str(masks), "--choose", rule]
+    assert cli.main([*argv, "--out", str(tmp_path / rule)]) == 0
+    text = capsys.readouterr().out
+    assert f"{rule} choice" in text
+    rows = (tmp_path / rule / "per_image.csv").read_text().splitlines()
+    jcd = float(rows[1].split(",")[rows[0].split(",").index("jcd")])
+    assert (jcd == 1.0) == (rule == "largest")

@@ -9,10 +9,18 @@ import cv2
 import numpy as np
 import pytest
 
-from hts.measure.morphometrics import measure_mask
+from hts.measure.choose import choose_spheroid
+from hts.measure.morphometrics import measure_mask, measure_object
 from hts.measure.qc import QC_BITS, QCFlags, contour_margin, focus_measure, qc_flags
 
-FIELDS = ("no_object", "multiple_objects", "touches_border", "low_confidence", "out_of_focus")
+FIELDS = (
+    "no_object",
+    "multiple_objects",
+    "touches_border",
+    "low_confidence",
+    "out_of_focus",
+    "uncertain_choice",
+)
 
 
 def disk(shape: tuple[int, int], centre: tuple[float, float], radius: float) -> np.ndarray:
@@ -42,7 +50,7 @@ def test_bits_round_trip() -> None:
         assert QCFlags.from_bits(flags.to_bits()) == flags
 
 
-@pytest.mark.parametrize("bits", [-1, 32, 1 << 10])
+@pytest.mark.parametrize("bits", [-1, 64, 1 << 10])
 def test_unknown_bits_raise(bits: int) -> None:
     with pytest.raises(ValueError, match="bit"):
         QCFlags.from_bits(bits)
@@ -62,6 +70,19 @@ def test_multiple_objects_and_border() -> None:
     edge = disk((128, 128), (64, 0), 30)
     m = measure_mask(edge, pixel_size_um=1.0)
     assert qc_flags(edge.astype(np.float32), edge, m) == QCFlags(touches_border=True)
+
+
+def test_uncertain_choice_comes_from_the_choice() -> None:
+    twins = disk((128, 160), (64, 40), 20) | disk((128, 160), (64, 120), 19)
+    m = measure_mask(twins, pixel_size_um=1.0)
+    expected = QCFlags(multiple_objects=True, uncertain_choice=True)
+    assert qc_flags(twins.astype(np.float32), twins, m) == expected  # the largest, doubted
+    clear = disk((128, 160), (64, 40), 20) | disk((128, 160), (64, 120), 6)
+    choice = choose_spheroid(clear, clear.astype(np.float32))
+    m = measure_object(choice.spheroid, pixel_size_um=1.0)
+    flags = qc_flags(clear.astype(np.float32), clear, m, choice=choice)
+    assert flags == QCFlags(multiple_objects=True)
+    assert QCFlags.from_bits(1 << QC_BITS["uncertain_choice"]) == QCFlags(uncertain_choice=True)
 
 
 def test_low_confidence_when_probability_hovers_at_one_half() -> None:
