@@ -334,6 +334,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 
     from hts.measure.choose import ChoiceParams
     from hts.measure.evaluate import evaluate_folder, format_table, write_outputs
+    from hts.segment.analyse import analyse_probability
     from hts.segment.registry import get_segmenter
 
     segmenter = get_segmenter(str(args.model))
@@ -342,12 +343,17 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     def predict(image: np.ndarray, um: float) -> np.ndarray:
         return segmenter.predict(image, pixel_size_um=um)
 
+    def qc(probability: np.ndarray, image: np.ndarray, um: float) -> int:
+        """The QC bits `hts run` would store for this image."""
+        analysis = analyse_probability(probability, pixel_size_um=um, image=image, choice=choice)
+        return analysis.flags.to_bits()
+
     n = sum(1 for p in args.images.iterdir() if p.is_file())
     update, close = _progress(args, "evaluate", n)
     try:
         scores = evaluate_folder(
             args.images, args.masks, predict=predict, pixel_size_um=args.pixel_size_um,
-            categories=args.categories, progress=update, choice=choice,
+            categories=args.categories, progress=update, choice=choice, qc=qc,
         )  # fmt: skip
     finally:
         close()

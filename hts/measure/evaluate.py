@@ -23,12 +23,16 @@ from hts.measure.choose import ChoiceParams, choose_spheroid
 from hts.measure.metrics import SegmentationScore, compare_masks, summarise
 from hts.measure.morphometrics import largest_object
 
-__all__ = ["ImageScore", "evaluate_folder", "format_table", "overlay", "size_bin"]
+__all__ = ["SILENT_JCD", "ImageScore", "evaluate_folder", "format_table", "overlay", "size_bin"]
 
 log = logging.getLogger(__name__)
 
 #: Target diameter bins (um) for the size split of the summary.
 SIZE_BINS_UM = (200.0, 400.0, 600.0)
+
+#: A segmentation this wrong (JCD at or above it) with no QC flag raised is a silent failure:
+#: a wrong number a scientist has no reason to look at.
+SILENT_JCD = 0.5
 
 
 @dataclass(frozen=True)
@@ -41,11 +45,19 @@ class ImageScore:
     target_diameter_um: float
     score: SegmentationScore
     seconds: float
+    #: QC bits the run would store for this image (`hts.measure.qc.QC_BITS`); -1: not checked.
+    qc_bits: int = -1
+
+    @property
+    def silent_failure(self) -> bool:
+        """Wrong (JCD >= `SILENT_JCD`) and no QC flag raised; False when QC was not checked."""
+        return self.qc_bits == 0 and self.score.jcd >= SILENT_JCD
 
     def row(self) -> dict[str, object]:
         return {
             "file": self.file, "category": self.category, "size_bin": self.size_bin,
             "target_diameter_um": round(self.target_diameter_um, 2), **asdict(self.score),
+            "qc_bits": self.qc_bits, "silent_failure": self.silent_failure,
             "seconds": round(self.seconds, 4),
         }  # fmt: skip
 
@@ -98,8 +110,12 @@ def evaluate_folder(
     categories: Path | None = None,
     progress: Callable[[int], None] | None = None,
     choice: ChoiceParams | None = None,
+    qc: Callable[[np.ndarray, np.ndarray, float], int] | None = None,
 ) -> list[ImageScore]:
     """Score ``predict(image, pixel_size_um) -> probability`` on every image with a mask.
+
+    ``qc(probability, image, pixel_size_um) -> QC bits``, when given, records the flags
+    the run would raise, so the summary can count silent failures.
 
     Pixel size: ``pixel_size_um`` if given, else each image file's metadata. The predicted
     spheroid is chosen as ``choice`` says (default ``ChoiceParams()``, as `hts run`
@@ -129,9 +145,16 @@ def evaluate_folder(
         diameter = (
             math.sqrt(4.0 * float(filled.sum()) * um * um / math.pi) if filled.any() else math.nan
         )
+        bits = -1 if qc is None else int(qc(probability, data.pixels, um))
         scores.append(
             ImageScore(
-                path.name, cats.get(path.stem, ""), size_bin(diameter), diameter, score, seconds
+                path.name,
+                cats.get(path.stem, ""),
+                size_bin(diameter),
+                diameter,
+                score,
+                seconds,
+                bits,
             )
         )
         if progress is not None:
@@ -142,9 +165,12 @@ def evaluate_folder(
 def format_table(scores: list[ImageScore]) -> str:
     """The paper's Table 1 layout: mean (sd) per metric, ISF and ASF with binomial SE.
 
-    One column more than the paper: ASF over the images whose reference holds a single
-    object, since a second predicted object is correct where two spheroids touch.
+    Columns beyond the paper's: ASF over the images whose reference holds a single
+    object, since a second predicted object is correct where two spheroids touch; where QC
+    was checked, the fraction of images QC flagged and of silent failures (JCD at least
+    `SILENT_JCD` with no flag).
     """
+    checked = all(s.qc_bits >= 0 for s in scores)
     groups: dict[str, list[ImageScore]] = {"all": scores}
     for s in scores:
         if s.category:
@@ -154,6 +180,7 @@ def format_table(scores: list[ImageScore]) -> str:
     head = (
         f"{'set':<22s} {'n':>4s} {'JCD':>15s} {'RDD':>15s} {'RCD':>15s} {'dr um':>13s} "
         f"{'ISF':>13s} {'ASF':>13s} {'ASF 1-object':>17s}"
+        + (f" {'flagged':>8s} {'silent':>7s}" if checked else "")
     )
     lines = [head, "-" * len(head)]
     for name, group in groups.items():
@@ -168,10 +195,20 @@ def format_table(scores: list[ImageScore]) -> str:
             f"{m['radial_error_um_mean']:>6.1f} ({sd['radial_error_um_std']:.1f}) "
             f"{m['isf']:>6.3f} ({m['isf_se']:.3f}) {m['asf']:>6.3f} ({m['asf_se']:.3f}) "
             f"{m['asf_one']:>6.3f} ({m['asf_one_se']:.3f}) {int(m['n_one']):>3d}"
+            + (
+                f" {np.mean([s.qc_bits > 0 for s in group]):>8.3f}"
+                f" {np.mean([s.silent_failure for s in group]):>7.3f}"
+                if checked
+                else ""
+            )
         )
     lines.append(
         "ASF 1-object: ASF over the images whose reference holds one object (their count last)"
     )
+    if checked:
+        lines.append(
+            f"flagged: share of images with a QC flag; silent: JCD >= {SILENT_JCD} and no flag"
+        )
     return "\n".join(lines)
 
 

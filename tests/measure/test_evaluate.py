@@ -111,3 +111,40 @@ def test_hts_evaluate_takes_the_choice_rule(
     rows = (tmp_path / rule / "per_image.csv").read_text().splitlines()
     jcd = float(rows[1].split(",")[rows[0].split(",").index("jcd")])
     assert (jcd == 1.0) == (rule == "largest")
+
+
+def test_silent_failures_are_wrong_results_that_qc_did_not_flag(tmp_path: Path) -> None:
+    from hts.segment.analyse import analyse_probability
+
+    images, masks = tmp_path / "images", tmp_path / "masks"
+    images.mkdir()
+    masks.mkdir()
+    # two dark disks; the reference is the left one
+    image, reference = disk_image((100, 160), 15, seed=1)
+    other = np.zeros(image.shape, np.uint8)
+    cv2.circle(other, (125, 50), 15, 1, thickness=-1)
+    image[other > 0] = image[reference].mean().astype(image.dtype)
+    image = np.roll(image, -40, axis=1)
+    reference = np.roll(reference, -40, axis=1)
+    tifffile.imwrite(images / "a.tif", image, resolution=(5000, 5000), resolutionunit="CENTIMETER")
+    cv2.imwrite(str(masks / "a.png"), reference.astype(np.uint8) * 255)
+
+    def other_disk(im: np.ndarray, um: float) -> np.ndarray:
+        """A confident outline on a real edge, of the wrong object: nothing for QC to see."""
+        return ((im < 2300) & ~reference).astype(np.float32)
+
+    def qc(probability: np.ndarray, im: np.ndarray, um: float) -> int:
+        return analyse_probability(probability, pixel_size_um=um, image=im).flags.to_bits()
+
+    (wrong,) = evaluate_folder(images, masks, predict=other_disk, qc=qc)
+    assert wrong.score.jcd == 1.0 and wrong.qc_bits == 0 and wrong.silent_failure
+    (nothing,) = evaluate_folder(
+        images, masks, predict=lambda im, um: np.zeros(im.shape, np.float32), qc=qc
+    )
+    # no object is wrong too, but QC says so: not silent
+    assert nothing.qc_bits > 0 and not nothing.silent_failure
+    table = format_table([wrong, nothing])
+    assert "silent" in table.splitlines()[0]
+    assert table.splitlines()[2].split()[-2:] == ["0.500", "0.500"]
+    # without QC the columns are left out rather than shown as zeros
+    assert "silent" not in format_table(evaluate_folder(images, masks, predict=other_disk))
