@@ -47,9 +47,8 @@ def _jpeg(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """An 8-bit JPEG round trip (exports of some microscopes)."""
     u8 = np.clip(x * 255.0, 0, 255).astype(np.uint8)
     ok, buf = cv2.imencode(".jpg", u8, [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(40, 90))])
-    if not ok:
-        return x
-    return cv2.imdecode(buf, cv2.IMREAD_GRAYSCALE).astype(np.float32) / 255.0
+    decoded = cv2.imdecode(buf, cv2.IMREAD_GRAYSCALE) if ok else None
+    return x if decoded is None else decoded.astype(np.float32) / 255.0
 
 
 def photometric(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -66,7 +65,7 @@ def photometric(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     (Y, X) uint8
         The changed crop, stretched back to the full 8-bit range where it shrank.
     """
-    x = image.astype(np.float32) / 255.0
+    x: np.ndarray = image.astype(np.float32) / 255.0
     if rng.random() < 0.5:
         x = _curve(x, rng)
     if rng.random() < 0.3:

@@ -82,14 +82,21 @@ def _cellular(scene: Scene, rng: np.random.Generator) -> Scene:
     of cells, with attached lobes (in the mask) and satellite aggregates (not in it)."""
     um = scene.pixel_size_um
     density = float(rng.uniform(0.9, 2.6))
-    style = {
-        "border": float(rng.uniform(0.1, 0.45)),
-        "cell_um": float(rng.uniform(8.0, 16.0)),
-        "border_density": float(rng.uniform(0.2, 0.9)),
-        "density": density,
-        "texture": float(rng.uniform(0.05, 0.25)),
-    }
-    bodies = [replace(b, **style) for b in scene.bodies]
+    border = float(rng.uniform(0.1, 0.45))
+    cell_um = float(rng.uniform(8.0, 16.0))
+    border_density = float(rng.uniform(0.2, 0.9))
+    texture = float(rng.uniform(0.05, 0.25))
+    bodies = [
+        replace(
+            b,
+            border=border,
+            cell_um=cell_um,
+            border_density=border_density,
+            density=density,
+            texture=texture,
+        )
+        for b in scene.bodies
+    ]
     main = bodies[0]
     if rng.random() < 0.5:  # lobes: smaller cell masses grown onto the outline
         for _ in range(int(rng.integers(1, 4))):
