@@ -77,6 +77,11 @@ def _post(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return np.clip(np.rint(low + span * x), 0, 65535).astype(np.uint16)
 
 
+def _towards(centre_yx: tuple[float, float], angle: float, reach: float) -> tuple[float, float]:
+    """The point ``reach`` pixels from ``centre_yx`` in direction ``angle`` (radians)."""
+    return centre_yx[0] + reach * math.sin(angle), centre_yx[1] + reach * math.cos(angle)
+
+
 def _cellular(scene: Scene, rng: np.random.Generator) -> Scene:
     """The scene's spheroid as real ones look: a dense core in a translucent, bumpy border
     of cells, with attached lobes (in the mask) and satellite aggregates (not in it)."""
@@ -105,10 +110,7 @@ def _cellular(scene: Scene, rng: np.random.Generator) -> Scene:
             bodies.append(
                 replace(
                     main,
-                    centre_yx=(
-                        main.centre_yx[0] + reach * math.sin(angle),
-                        main.centre_yx[1] + reach * math.cos(angle),
-                    ),
+                    centre_yx=_towards(main.centre_yx, angle, reach),
                     radius_px=main.radius_px * float(rng.uniform(0.2, 0.5)),
                     harmonics=((2, float(rng.uniform(0.0, 0.2)), angle),),
                     border=float(rng.uniform(0.2, 0.6)),
@@ -122,10 +124,7 @@ def _cellular(scene: Scene, rng: np.random.Generator) -> Scene:
             bodies.append(
                 replace(
                     main,
-                    centre_yx=(
-                        main.centre_yx[0] + reach * math.sin(angle),
-                        main.centre_yx[1] + reach * math.cos(angle),
-                    ),
+                    centre_yx=_towards(main.centre_yx, angle, reach),
                     radius_px=radius,
                     harmonics=((2, float(rng.uniform(0.0, 0.25)), angle),),
                     border=float(rng.uniform(0.3, 0.8)),
