@@ -54,6 +54,10 @@ class Body:
         Optical density of one border cell at its rim.
     in_mask : bool
         False for a satellite aggregate beside the spheroid: drawn, never in the mask.
+    loose : float
+        Outer share of the border (0-1, by depth from the outline) whose sparse cells are a
+        loose halo: drawn, but outside the mask, which follows the compact cell mass as an
+        annotator draws it.
     """
 
     centre_yx: tuple[float, float]
@@ -66,6 +70,7 @@ class Body:
     cell_um: float = 12.0
     border_density: float = 0.5
     in_mask: bool = True
+    loose: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -300,7 +305,8 @@ def _add_cellular_body(od: np.ndarray, mask: np.ndarray, body: Body, um: float, 
         np.add.at(layer, (iy[pick], ix[pick]), strength[pick].astype(np.float32))
         radius = float(np.mean(sizes[pick]))
         points += cv2.filter2D(layer, -1, _cell_template(radius), borderType=cv2.BORDER_CONSTANT)
-        for y, x, size in zip(iy[pick], ix[pick], sizes[pick], strict=True):
+        compact = pick & (depth >= body.loose)
+        for y, x, size in zip(iy[compact], ix[compact], sizes[compact], strict=True):
             cv2.circle(local, (int(x), int(y)), max(1, round(float(size))), 1, thickness=-1)
     od[sl] += points
     if body.in_mask:

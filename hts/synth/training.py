@@ -91,9 +91,11 @@ def _cellular(scene: Scene, rng: np.random.Generator) -> Scene:
     cell_um = float(rng.uniform(8.0, 16.0))
     border_density = float(rng.uniform(0.2, 0.9))
     texture = float(rng.uniform(0.05, 0.25))
+    loose = float(rng.uniform(0.2, 0.5))  # the outer sparse cells: a halo, not the mass
     bodies = [
         replace(
             b,
+            loose=loose,
             border=border,
             cell_um=cell_um,
             border_density=border_density,
