@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 import cv2
 import numpy as np
@@ -187,3 +188,15 @@ def test_satellite_is_drawn_but_never_in_the_mask() -> None:
     _, alone = _render(_scene(bodies=(main,), pixel_size_um=2.0))
     np.testing.assert_array_equal(mask, alone)
     assert image[118:138, 240:260].mean() < 0.8 * image[10:30, 10:30].mean()
+
+
+def test_loose_border_cells_are_drawn_but_left_out_of_the_mask() -> None:
+    """The outer sparse cells are a halo: same pixels, a mask inside the one without it."""
+    tight = Body((128.0, 160.0), 60.0, HARMONICS, density=1.8, border=0.35, cell_um=10.0)
+    image_all, mask_all = _render(_scene(bodies=(tight,), pixel_size_um=1.5), seed=2)
+    image_loose, mask_loose = _render(
+        _scene(bodies=(replace(tight, loose=0.4),), pixel_size_um=1.5), seed=2
+    )
+    np.testing.assert_array_equal(image_all, image_loose)
+    assert not (mask_loose & ~mask_all).any()
+    assert 0.75 < mask_loose.sum() / mask_all.sum() < 0.97
