@@ -35,7 +35,7 @@ from training.data import Dataset
 from training.losses import make_loss
 from training.optim import lr_range_test, make_optimizer
 
-__all__ = ["TrainConfig", "dark_background_pixels", "past_peak", "train"]
+__all__ = ["TrainConfig", "dark_background_pixels", "past_peak", "selection_score", "train"]
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +66,7 @@ class TrainConfig:
     photometric: float = 0.0
     #: Validation figure that picks ``best.pt`` and drives early stopping: ``val_jcd`` (all
     #: images) or ``val_jcd_CATEGORY`` (e.g. ``val_jcd_real`` for a set of real images
-    #: given the category ``real``).
+    #: given the category ``real``), or a sum of them (``val_jcd_real+val_jcd_debris``).
     select_on: str = "val_jcd"
     #: Early stopping: epochs without a better validation JCD, counted only once the
     #: one-cycle schedule has passed its peak learning rate (before it, validation swings
@@ -109,6 +109,18 @@ _PEAK_FRACTION = 0.3
 def past_peak(epoch: int, epochs: int) -> bool:
     """Whether ``epoch`` (1-based) ends after the one-cycle schedule's peak learning rate."""
     return epoch > _PEAK_FRACTION * epochs
+
+
+def selection_score(row: dict[str, Any], select_on: str) -> float:
+    """The validation figure ``select_on`` names (a key of ``row``, or keys joined by +)."""
+    keys = select_on.split("+")
+    missing = [k for k in keys if k not in row]
+    if missing:
+        raise ValueError(
+            f"select_on={select_on!r}: {missing} not a validation figure; this validation "
+            f"set gives {sorted(k for k in row if k.startswith('val_'))}"
+        )
+    return float(sum(row[k] for k in keys))
 
 
 def _transform(image: np.ndarray, kind: int) -> np.ndarray:
@@ -446,13 +458,9 @@ def train(
                 f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()
             ),
         )
-        if config.select_on not in row:
-            raise ValueError(
-                f"select_on={config.select_on!r} is not a validation figure; this validation "
-                f"set gives {sorted(k for k in row if k.startswith('val_'))}"
-            )
-        if row[config.select_on] < state["best_jcd"]:
-            state["best_jcd"], state["bad_epochs"] = row[config.select_on], 0
+        score = selection_score(row, config.select_on)
+        if score < state["best_jcd"]:
+            state["best_jcd"], state["bad_epochs"] = score, 0
             save_weights(
                 model,
                 out / "best.pt",

@@ -135,3 +135,13 @@ def test_schedule_is_sized_to_the_time_budget(tmp_path: Path) -> None:
     assert 1 <= planned < 1000  # sized by the budget, not the cap
     assert len(rows) == planned  # the whole schedule ran
     assert float(rows[-1]["lr"]) < 1e-3 * max_lr  # and ended at its lowest rate
+
+
+def test_selection_score_names_or_sums_validation_figures() -> None:
+    from training.loop import selection_score
+
+    row = {"epoch": 3, "val_jcd": 0.2, "val_jcd_real": 0.1, "val_jcd_debris": 0.3}
+    assert selection_score(row, "val_jcd") == 0.2
+    assert selection_score(row, "val_jcd_real+val_jcd_debris") == pytest.approx(0.4)
+    with pytest.raises(ValueError, match="not a validation figure"):
+        selection_score(row, "val_jcd_clean")
