@@ -31,7 +31,7 @@ class Segmenter(Protocol):
 
     @property
     def model_id(self) -> str:
-        """Name and version of what produces the probabilities, e.g. 'unet-r34-v4'."""
+        """Name and version of what produces the probabilities, e.g. 'unet-r34-v5'."""
         ...
 
     def predict(self, image: np.ndarray, *, pixel_size_um: float) -> np.ndarray:

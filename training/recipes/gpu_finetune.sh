@@ -48,7 +48,7 @@ LEFT=$(( BUDGET_S - ($(date +%s) - START) - 25 ))
 echo "training budget: ${LEFT} s"
 python3 -m training --data-cache "$WORK/s1.npz" --extra-data "$WORK/s4.npz" \
     --extra-data "$WORK/s21.npz" --extra-data "$WORK/s22.npz" --val-data "$WORK/val.npz" \
-    --init "${INIT:-hts/models/unet-r34-v4.pt}" --out "$WORK/run" --device "${DEVICE:-cuda}" \
+    --init "${INIT:-hts/models/unet-r34-v5.pt}" --out "$WORK/run" --device "${DEVICE:-cuda}" \
     --loader-workers "${LOADERS:-12}" \
     --loss image-dice+ce --max-lr "${MAX_LR:-4e-4}" --batch-size "${BATCH:-32}" --crop "${CROP:-384}" \
     --object-crop-fraction 0.5 --dark-crop-fraction 0.25 --steps-per-epoch "${STEPS:-400}" \
