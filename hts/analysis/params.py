@@ -19,7 +19,11 @@ class EndpointParams:
     ----------
     exclude_flags : tuple of str
         QC flags (names in :data:`hts.measure.qc.QC_BITS`) whose images are left out of
-        every fit. They stay in the growth curves, marked.
+        every fit. They stay in the growth curves, marked. By default every flag but
+        ``multiple_objects``: a second object beside the spheroid (a satellite, a debris
+        clump) does not make the chosen spheroid's measurement doubtful; where the choice
+        is, ``uncertain_choice`` says so. (Excluding it too dropped 39 % of the images of a
+        synthetic endpoint plate with v5 and missed 13 of 19 relapses.)
     baseline_max_h : float
         The volume at treatment is that of the first usable image taken at most this many
         hours after treatment; a spheroid without one gets fate ``"unknown"``.
@@ -51,7 +55,7 @@ class EndpointParams:
         Confidence level of every interval (Kaplan-Meier, SCP, SCD50).
     """
 
-    exclude_flags: tuple[str, ...] = tuple(QC_BITS)
+    exclude_flags: tuple[str, ...] = tuple(k for k in QC_BITS if k != "multiple_objects")
     baseline_max_h: float = 24.0
     relapse_factor: float = 2.0
     relapse_reference: Literal["treatment", "nadir"] = "treatment"

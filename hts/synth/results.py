@@ -48,8 +48,8 @@ def results_from_histories(
     diameter_noise : float
         Relative standard deviation of the measured diameter.
     flag_fraction : float
-        Fraction of images that get a random QC flag and a volume 3-8 times too large or
-        3-8 times too small.
+        Fraction of images that get a random QC flag (any but ``multiple_objects``) and a
+        volume 3-8 times too large or 3-8 times too small.
     missing_fraction : float
         Fraction of images with status ``NO_IMAGE`` (never the first of a well).
     seed : int
@@ -69,7 +69,9 @@ def results_from_histories(
     volume = np.pi * diameter**3 / 6.0
 
     flagged = rng.random((n_w, n_t)) < flag_fraction
-    bits = np.array([1 << b for b in QC_BITS.values()])
+    # the flags that mark a doubtful measurement; a second object beside the spheroid
+    # (multiple_objects) is no sign of a wrong volume
+    bits = np.array([1 << b for name, b in QC_BITS.items() if name != "multiple_objects"])
     qc = np.where(flagged, rng.choice(bits, size=(n_w, n_t)), 0).astype(np.uint16)
     wrong = rng.uniform(3.0, 8.0, (n_w, n_t)) ** rng.choice([-1.0, 1.0], size=(n_w, n_t))
     volume = np.where(flagged, volume * wrong, volume)

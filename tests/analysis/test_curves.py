@@ -14,10 +14,10 @@ from hts.synth.results import results_from_histories
 
 def test_usable_points_rules() -> None:
     status = np.array([[Status.OK, Status.OK, Status.FAILED, Status.OK, Status.OK]])
-    qc = np.array([[0, 1 << QC_BITS["multiple_objects"], 0, 0, 0]])
+    qc = np.array([[0, 1 << QC_BITS["uncertain_choice"], 0, 0, 0]])
     volume = np.array([[1.0, 1.0, 1.0, np.nan, 1.0]])
     times = np.array([[0.0, 24.0, 48.0, 72.0, 96.0]])
-    all_flags = EndpointParams().exclude_bits
+    all_flags = EndpointParams().exclude_bits  # every flag but multiple_objects
     np.testing.assert_array_equal(
         usable_points(status, qc, volume, times, exclude_bits=all_flags),
         [[True, False, False, False, True]],
@@ -25,6 +25,12 @@ def test_usable_points_rules() -> None:
     np.testing.assert_array_equal(
         usable_points(status, qc, volume, times, exclude_bits=0, observation_end_h=72.0),
         [[True, True, False, False, False]],
+    )
+    # a second object beside the spheroid does not, by default, make its volume unusable
+    beside = np.array([[0, 1 << QC_BITS["multiple_objects"], 0, 0, 0]])
+    np.testing.assert_array_equal(
+        usable_points(status, beside, volume, times, exclude_bits=all_flags),
+        [[True, True, False, False, True]],
     )
 
 
