@@ -111,5 +111,5 @@ class SlowSegmenter:
 
 
 def slow_classical(engine: str | None = None) -> SlowSegmenter:
-    """Factory for ``get_segmenter("hts.testing:slow_classical")``."""
+    """Factory of a test plugin: declare it in the ``hts.segmenters`` entry-point group."""
     return SlowSegmenter()

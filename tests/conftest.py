@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -21,6 +23,28 @@ def disk_folder(tmp_path: Path) -> Path:
 @pytest.fixture
 def plate_map(disk_folder: Path) -> Path:
     return disk_folder.parent / "images_plate_map.csv"
+
+
+#: Segmenter plugins the tests install (``hts.segmenters`` entry points), by name.
+TEST_PLUGINS = {"slow-classical": "hts.testing:slow_classical"}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _installed_test_plugins(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Install a package's metadata declaring `TEST_PLUGINS`, as ``pip install`` would.
+
+    On ``sys.path`` (Dask's spawned workers copy it) and ``PYTHONPATH`` (other processes).
+    """
+    site = tmp_path_factory.mktemp("site-packages")
+    info = site / "hts_test_plugins-0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: hts-test-plugins\nVersion: 0\n")
+    lines = [f"{name} = {target}" for name, target in TEST_PLUGINS.items()]
+    (info / "entry_points.txt").write_text("[hts.segmenters]\n" + "\n".join(lines) + "\n")
+    sys.path.append(str(site))
+    os.environ["PYTHONPATH"] = os.pathsep.join(
+        p for p in (os.environ.get("PYTHONPATH"), str(site)) if p
+    )
 
 
 @pytest.fixture(scope="session")

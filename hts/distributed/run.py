@@ -154,7 +154,7 @@ def run_plate(
     Parameters
     ----------
     segmenter
-        Segmenter name, weight file or ``module:factory`` (see
+        Segmenter name (built-in or an installed plugin's) or weight file (see
         :func:`hts.segment.registry.get_segmenter`).
     engine
         Inference engine of a network segmenter (default: automatic).

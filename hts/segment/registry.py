@@ -3,6 +3,15 @@
 A segmenter turns one image ``(Y, X)`` into a spheroid probability map ``(Y, X)`` float32 in
 [0, 1]; thresholding, the largest object and measurements are shared post-processing.
 Its ``model_id`` names what produced a result, so a re-run with another model redoes it.
+
+Segmenters of other packages are plugins: an installed package declares a factory in the
+``hts.segmenters`` entry-point group, e.g. in its ``pyproject.toml``::
+
+    [project.entry-points."hts.segmenters"]
+    my-net = "my_package.segmenters:my_net"
+
+and ``--model my-net`` then calls ``my_net(engine)`` on each worker. A name given at run
+time only ever selects among what is installed: it never names a module to import.
 """
 
 from __future__ import annotations
@@ -10,6 +19,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass
+from importlib.metadata import EntryPoint, entry_points
 from typing import Protocol
 
 import numpy as np
@@ -18,6 +28,7 @@ from hts.models.paths import DEFAULT_MODEL, model_path, weights_model_id
 from hts.segment.network import SCALE_MARK, TTA_SUFFIX, NetworkSegmenter, mode_suffix
 
 __all__ = [
+    "PLUGIN_GROUP",
     "Segmenter",
     "available_segmenters",
     "get_segmenter",
@@ -94,14 +105,28 @@ _FACTORIES: dict[str, Callable[[str | None], Segmenter]] = {
 }
 
 
+#: Entry-point group where installed packages declare segmenter factories.
+PLUGIN_GROUP = "hts.segmenters"
+
+
 def register_segmenter(name: str, factory: Callable[[str | None], Segmenter]) -> None:
-    """Make ``factory`` available as ``get_segmenter(name)``."""
+    """Make ``factory`` available as ``get_segmenter(name)`` in this process.
+
+    Dask worker processes do not see it: for a segmenter that runs on workers, declare it
+    in the ``hts.segmenters`` entry-point group of an installed package instead.
+    """
     _FACTORIES[name] = factory
     get_segmenter.cache_clear()
 
 
+def _plugins() -> dict[str, EntryPoint]:
+    """Segmenter factories declared by installed packages, by name (built-ins excluded)."""
+    return {ep.name: ep for ep in entry_points(group=PLUGIN_GROUP) if ep.name not in _FACTORIES}
+
+
 def available_segmenters() -> list[str]:
-    return sorted(_FACTORIES)
+    """Names `get_segmenter` accepts: built-in, registered, and installed plugins."""
+    return sorted({*_FACTORIES, *_plugins()})
 
 
 def _network_spec(name: str) -> _NetworkSpec | None:
@@ -141,8 +166,9 @@ def _network_spec(name: str) -> _NetworkSpec | None:
 def get_segmenter(name: str, engine: str | None = None) -> Segmenter:
     """The segmenter ``name``, built once per process (and so once per Dask worker).
 
-    ``name``: a registered name (``unet``, ``classical``), the path of a weight file, or
-    ``package.module:factory`` for a segmenter of your own (called with the engine name).
+    ``name``: a registered name (``unet``, ``classical``), the name of a plugin declared in
+    the ``hts.segmenters`` entry-point group of an installed package (its factory is called
+    with the engine name), or the path of a weight file.
     ``unet`` and weight files take ``@SCALE`` (network input scale, default the paper's
     0.5) and then ``+tta`` (flip-averaged), e.g. ``unet@0.6+tta``; see `NetworkSegmenter`.
     ``engine`` picks the inference engine of network segmenters (default: automatic).
@@ -152,16 +178,19 @@ def get_segmenter(name: str, engine: str | None = None) -> Segmenter:
     spec = _network_spec(name)
     if spec is not None:
         return spec.load(engine)
-    if ":" in name:
-        import importlib
-
-        module, _, attr = name.partition(":")
-        factory = getattr(importlib.import_module(module), attr)
+    plugin = _plugins().get(name)
+    if plugin is not None:
+        factory: Callable[[str | None], Segmenter] = plugin.load()
         return factory(engine)
+    hint = (
+        f" (segmenters of other packages are not imported by module name: install the "
+        f"package, declaring its factory in the {PLUGIN_GROUP!r} entry-point group)"
+        if ":" in name
+        else ""
+    )
     raise ValueError(
         f"unknown segmenter {name!r}; available: {', '.join(available_segmenters())}, "
-        "the path of a weight file, unet or a weight file followed by @SCALE and/or +tta, "
-        "or package.module:factory"
+        f"the path of a weight file, or unet or a weight file followed by @SCALE and/or +tta{hint}"
     )
 
 

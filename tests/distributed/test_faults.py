@@ -23,7 +23,7 @@ from hts.io.lock import StoreLocked, lock_path
 from hts.results import Status, open_results
 from hts.testing import write_disk_plate
 
-SLOW = "hts.testing:slow_classical"
+SLOW = "slow-classical"
 
 
 @pytest.fixture

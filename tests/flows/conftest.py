@@ -58,7 +58,7 @@ def prefect_harness() -> Iterator[None]:
 
 @pytest.fixture(autouse=True)
 def _undelayed(monkeypatch: pytest.MonkeyPatch) -> None:
-    """``hts.testing:slow_classical`` without its delay: classical's results under another
+    """The ``slow-classical`` test plugin without its delay: classical's results under another
     model id (for Dask workers started during the test, which inherit this environment)."""
     monkeypatch.setenv("HTS_TEST_DELAY_S", "0")
 

@@ -24,7 +24,7 @@ from hts.results import open_results
 from hts.synth import SyntheticPlate
 from hts.testing import write_disk_plate
 
-OTHER_MODEL = "hts.testing:slow_classical"  # classical's results under another model id
+OTHER_MODEL = "slow-classical"  # classical's results under another model id
 
 
 def _plate(images: Path, plate_map: Path, out: Path, scheduler: str) -> Path:

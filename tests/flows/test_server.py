@@ -25,7 +25,7 @@ from hts.synth import SyntheticPlate
 
 ROOT = Path(__file__).resolve().parents[2]
 PREFECT = str(Path(sys.executable).with_name("prefect"))
-OTHER_MODEL = "hts.testing:slow_classical"
+OTHER_MODEL = "slow-classical"
 
 
 def _free_port() -> int:
