@@ -37,6 +37,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--burn-in-probability", type=float, default=0.0,
         help="share of images with a burned-in scale bar and label",
     )  # fmt: skip
+    p.add_argument(
+        "--whole-well-probability", type=float, default=0.0,
+        help="share of low-magnification views of the whole well (wall all round)",
+    )  # fmt: skip
     p.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
@@ -57,6 +61,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         debris_fraction=args.debris_fraction,
         cellular_probability=args.cellular_probability,
         burn_in_probability=args.burn_in_probability,
+        whole_well_probability=args.whole_well_probability,
         progress=progress,
     )
     args.out.parent.mkdir(parents=True, exist_ok=True)

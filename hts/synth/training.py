@@ -17,7 +17,7 @@ import numpy as np
 
 from hts.synth.growth import Scenario, imaging_times_h, simulate_spheroid
 from hts.synth.plate import DEBRIS_CATEGORY_MIN
-from hts.synth.render import Scene, render_scene
+from hts.synth.render import Scene, WellEdge, render_scene
 from hts.synth.scene import ImagingConditions, sample_scene
 from hts.wells import WellId
 
@@ -32,7 +32,7 @@ class TrainingSample:
 
     image: np.ndarray  # (Y, X) uint16 or uint8
     mask: np.ndarray  # (Y, X) bool: spheroid bodies only, never debris
-    category: str  # "clean" or "debris"
+    category: str  # "clean", "debris" or "whole_well"
     pixel_size_um: float
     diameter_um: float  # equivalent-circle diameter of the true mask (all bodies)
     dose_gy: float
@@ -137,6 +137,34 @@ def _cellular(scene: Scene, rng: np.random.Generator) -> Scene:
     return replace(scene, bodies=tuple(bodies))
 
 
+def _shift(scene: Scene, dy: float, dx: float) -> Scene:
+    """The scene with its spheroid bodies and debris moved by (dy, dx) pixels."""
+    return replace(
+        scene,
+        bodies=tuple(
+            replace(b, centre_yx=(b.centre_yx[0] + dy, b.centre_yx[1] + dx)) for b in scene.bodies
+        ),
+        debris=tuple(
+            replace(d, centre_yx=(d.centre_yx[0] + dy, d.centre_yx[1] + dx)) for d in scene.debris
+        ),
+    )
+
+
+def _whole_well(scene: Scene, well_diameter_um: float, rng: np.random.Generator) -> Scene:
+    """A low-magnification view of the whole well: the circular wall all round, dark
+    outside it, and the spheroid somewhere inside (near the middle, as round-bottom wells
+    hold it, or off it)."""
+    h, w = scene.shape
+    radius = well_diameter_um / 2.0 / scene.pixel_size_um
+    centre = (h / 2.0 + rng.uniform(-0.05, 0.05) * h, w / 2.0 + rng.uniform(-0.05, 0.05) * w)
+    body = scene.bodies[0]
+    reach = max(0.0, radius - body.radius_px * 1.5 - 10.0) * float(rng.uniform(0.0, 0.6))
+    angle = float(rng.uniform(-math.pi, math.pi))
+    target = _towards(centre, angle, reach)
+    moved = _shift(scene, target[0] - body.centre_yx[0], target[1] - body.centre_yx[1])
+    return replace(moved, well_edge=WellEdge(centre_yx=centre, radius_px=radius))
+
+
 def _burn_in(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """A scale bar and a text label burned into a corner, as exports of some microscopes."""
     out = image.copy()
@@ -167,6 +195,7 @@ def training_sample(
     well_edge_probability: float = 0.2,
     cellular_probability: float = 0.0,
     burn_in_probability: float = 0.0,
+    whole_well_probability: float = 0.0,
 ) -> TrainingSample:
     """Sample ``index`` of the randomised set ``seed``; the same pair gives the same pixels.
 
@@ -176,7 +205,10 @@ def training_sample(
     negatives needs more than the default). About ``cellular_probability`` of samples draw
     the spheroid as real ones look (`Body.border`: a dense core in a translucent, bumpy
     border of cells, with lobes and satellite aggregates); ``burn_in_probability`` adds a
-    scale bar and a label. Both default to 0, which keeps the sets v1-v4 were trained on.
+    scale bar and a label. About ``whole_well_probability`` of samples are
+    low-magnification views of the whole well (3-8 um per pixel): the circular wall all
+    round, dark outside it, a small spheroid inside. All three default to 0, which keeps
+    the sets v1-v4 were trained on.
     """
     rng = np.random.default_rng(np.random.SeedSequence([seed, _TAG, index]))
     scenario = Scenario(
@@ -198,6 +230,12 @@ def training_sample(
     candidates = candidates if candidates.size else np.arange(times_h.size)
     t = int(rng.choice(candidates))
     um = float(math.exp(rng.uniform(math.log(pixel_size_um[0]), math.log(pixel_size_um[1]))))
+    # drawn from their own stream so the sets made with it at 0 stay the same
+    views = np.random.default_rng(np.random.SeedSequence([seed, _TAG, index, 2]))
+    whole_well_um = 0.0
+    if views.random() < whole_well_probability:
+        whole_well_um = float(views.uniform(2500.0, 6400.0))
+        um = whole_well_um * float(views.uniform(1.0, 1.3)) / min(shape)
     # keep the spheroid inside the field of view at this pixel size
     fits = min(shape) * um * 0.8
     if history.diameter_um[t] > fits:
@@ -217,18 +255,9 @@ def training_sample(
             float(rng.uniform(margin, max(margin + 1, shape[0] - margin))),
             float(rng.uniform(margin, max(margin + 1, shape[1] - margin))),
         )
-        dy, dx = centre[0] - body.centre_yx[0], centre[1] - body.centre_yx[1]
-        scene = replace(
-            scene,
-            bodies=tuple(
-                replace(b, centre_yx=(b.centre_yx[0] + dy, b.centre_yx[1] + dx))
-                for b in scene.bodies
-            ),
-            debris=tuple(
-                replace(d, centre_yx=(d.centre_yx[0] + dy, d.centre_yx[1] + dx))
-                for d in scene.debris
-            ),
-        )
+        scene = _shift(scene, centre[0] - body.centre_yx[0], centre[1] - body.centre_yx[1])
+    if whole_well_um:
+        scene = _whole_well(scene, whole_well_um, views)
     # drawn from their own stream so the sets made with both at 0 stay the same
     extra = np.random.default_rng(np.random.SeedSequence([seed, _TAG, index, 1]))
     if extra.random() < cellular_probability:
@@ -241,7 +270,11 @@ def training_sample(
     return TrainingSample(
         image=image,
         mask=mask,
-        category="debris" if history.debris[t] >= DEBRIS_CATEGORY_MIN else "clean",
+        category="whole_well"
+        if whole_well_um
+        else "debris"
+        if history.debris[t] >= DEBRIS_CATEGORY_MIN
+        else "clean",
         pixel_size_um=um,
         diameter_um=math.sqrt(4.0 * area_um2 / math.pi),
         dose_gy=dose,

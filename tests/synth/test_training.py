@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import cv2
 import numpy as np
 
@@ -41,6 +43,34 @@ def test_cellular_and_burn_in_leave_the_default_sets_unchanged() -> None:
     a = training_sample(5, 3, shape=SHAPE)
     b = training_sample(5, 3, shape=SHAPE, cellular_probability=0.0, burn_in_probability=0.0)
     assert np.array_equal(a.image, b.image) and np.array_equal(a.mask, b.mask)
+
+
+def _digest(array: np.ndarray) -> str:
+    return hashlib.sha256(np.ascontiguousarray(array).tobytes()).hexdigest()[:16]
+
+
+def test_sets_made_before_whole_well_views_existed_are_remade_pixel_for_pixel() -> None:
+    """Digests taken with the generator before ``whole_well_probability`` was added."""
+    a = training_sample(5, 3, shape=SHAPE, whole_well_probability=0.0)
+    assert (_digest(a.image), _digest(a.mask)) == ("2f7e83eea672aea1", "da49d3e4c519c41b")
+    b = training_sample(5, 3, shape=SHAPE, cellular_probability=1.0, burn_in_probability=1.0)
+    assert (_digest(b.image), _digest(b.mask)) == ("72a4506da3f1b47d", "f567f412dc958aaa")
+
+
+def test_whole_well_views_show_the_wall_all_round_and_a_small_spheroid_inside() -> None:
+    for index in range(3):
+        sample = training_sample(9, index, shape=SHAPE, whole_well_probability=1.0)
+        assert sample.category == "whole_well" and sample.mask.any()
+        assert 2.5 <= sample.pixel_size_um * min(SHAPE) / 1000.0 <= 8.4  # the well fits
+        gray = minmax_to_uint8(sample.image).astype(np.float64)
+        h, w = SHAPE
+        corners = np.concatenate([gray[:8, :8].ravel(), gray[:8, -8:].ravel(),
+                                  gray[-8:, :8].ravel(), gray[-8:, -8:].ravel()])  # fmt: skip
+        inside = gray[h // 2 - 20 : h // 2 + 20, w // 2 - 20 : w // 2 + 20]
+        assert np.median(corners) < 0.6 * np.median(inside)  # dark outside the well
+        assert sample.mask.mean() < 0.1  # a small spheroid in a wide field
+        ys, xs = np.nonzero(sample.mask)  # inside the well, away from the image border
+        assert ys.min() > 0 and xs.min() > 0 and ys.max() < h - 1 and xs.max() < w - 1
 
 
 def test_cellular_samples_have_satellites_outside_the_mask_and_burned_in_labels() -> None:
