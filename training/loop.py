@@ -15,6 +15,7 @@ import csv
 import json
 import logging
 import math
+import pickle
 import time
 from collections.abc import Generator, Iterator
 from dataclasses import asdict, dataclass, field
@@ -35,7 +36,14 @@ from training.data import Dataset
 from training.losses import make_loss
 from training.optim import lr_range_test, make_optimizer
 
-__all__ = ["TrainConfig", "dark_background_pixels", "past_peak", "selection_score", "train"]
+__all__ = [
+    "TrainConfig",
+    "dark_background_pixels",
+    "load_checkpoint",
+    "past_peak",
+    "selection_score",
+    "train",
+]
 
 log = logging.getLogger(__name__)
 
@@ -310,6 +318,32 @@ def _time_epoch_parts(
     return step_s, time.perf_counter() - t0
 
 
+def _plain(state: dict[str, Any]) -> dict[str, int | float | None]:
+    """The loop's counters as Python numbers: numpy scalars would not load with weights_only."""
+    return {
+        k: None if v is None else int(v) if isinstance(v, int | np.integer) else float(v)
+        for k, v in state.items()
+    }
+
+
+def load_checkpoint(path: Path, *, device: torch.device | str = "cpu") -> dict[str, Any]:
+    """A resume checkpoint (``last.pt``): tensors and plain containers only.
+
+    Loaded with ``weights_only=True``, so a planted file runs no code; one holding anything
+    else (a checkpoint of an older version, or a payload) is refused with a ValueError.
+    """
+    try:
+        return dict(torch.load(path, map_location=device, weights_only=True))
+    except pickle.UnpicklingError as exc:
+        why = next((ln for ln in str(exc).splitlines() if "GLOBAL" in ln), "").strip()
+        raise ValueError(
+            f"{path}: not resuming from this checkpoint: it holds more than tensors and plain "
+            f"containers ({why or 'not loadable with weights_only'}). It may come from an older "
+            "version of the training loop, or be planted; delete it (or train into another "
+            "folder) to start over"
+        ) from None
+
+
 def train(
     config: TrainConfig,
     train_data: Dataset,
@@ -374,7 +408,7 @@ def train(
         "max_lr": config.max_lr,
     }
     if last.exists():
-        ckpt = torch.load(last, map_location=device, weights_only=False)
+        ckpt = load_checkpoint(last, device=device)
         state = {"epochs": config.epochs, **ckpt["state"]}
         model.load_state_dict(ckpt["model"])
         log.info("resuming from %s at epoch %d", last, state["epoch"])
@@ -475,7 +509,7 @@ def train(
             state["bad_epochs"] += 1
         torch.save(
             {
-                "state": state,
+                "state": _plain(state),
                 "model": model.state_dict(),
                 "optimizer": optimizer.state_dict(),
                 "scheduler": scheduler.state_dict(),

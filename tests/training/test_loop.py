@@ -14,7 +14,7 @@ pytest.importorskip("segmentation_models_pytorch")
 from hts.segment.unet import load_weights  # noqa: E402
 from hts.testing import disk_image  # noqa: E402
 from training.data import Dataset  # noqa: E402
-from training.loop import TrainConfig, past_peak, train  # noqa: E402
+from training.loop import TrainConfig, load_checkpoint, past_peak, train  # noqa: E402
 from training.optim import Lookahead, lr_range_test  # noqa: E402
 
 
@@ -77,6 +77,35 @@ def test_train_checkpoints_resumes_and_saves_fp16(tmp_path: Path) -> None:
     assert load_weights(tuned)[2]["fine_tuned_from"] == "unet-r34"  # the lineage is kept
 
 
+def test_resume_checkpoint_holds_only_tensors_and_plain_containers(tmp_path: Path) -> None:
+    config = TrainConfig(epochs=1, steps_per_epoch=2, batch_size=2, crop=32, threads=1)
+    train(config, _disks(4, 1), _disks(2, 2), tmp_path / "run")  # max_lr from the range test
+    ckpt = load_checkpoint(tmp_path / "run" / "last.pt")  # weights_only=True
+    assert all(type(v) in (int, float) for v in ckpt["state"].values())
+
+
+def test_a_planted_or_old_checkpoint_is_refused_without_running_it(tmp_path: Path) -> None:
+    import os
+
+    marker = tmp_path / "ran"
+
+    class Payload:
+        def __reduce__(self) -> tuple[object, tuple[str]]:
+            return os.system, (f"touch {marker}",)
+
+    out = tmp_path / "run"
+    out.mkdir()
+    torch.save({"state": Payload(), "model": {}}, out / "last.pt")
+    config = TrainConfig(epochs=1, steps_per_epoch=1, batch_size=2, crop=32, max_lr=1e-3)
+    with pytest.raises(ValueError, match=r"last\.pt: not resuming .*system.* delete it"):
+        train(config, _disks(2, 1), _disks(1, 2), out)
+    assert not marker.exists()
+    # an older loop saved its counters as numpy scalars: refused with the same clear error
+    torch.save({"state": {"epoch": 1, "best_jcd": np.float64(0.5)}}, out / "last.pt")
+    with pytest.raises(ValueError, match=r"not resuming .*numpy"):
+        train(config, _disks(2, 1), _disks(1, 2), out)
+
+
 def test_lookahead_and_lr_range_test() -> None:
     w = torch.nn.Parameter(torch.tensor([4.0]))
     opt = Lookahead(torch.optim.SGD([w], lr=0.1), k=2, alpha=0.5)
@@ -131,7 +160,7 @@ def test_schedule_is_sized_to_the_time_budget(tmp_path: Path) -> None:
     )  # fmt: skip
     train(config, _disks(4, 1), _disks(2, 2), tmp_path / "run")
     rows = list(csv.DictReader((tmp_path / "run" / "metrics.csv").open()))
-    planned = torch.load(tmp_path / "run" / "last.pt", weights_only=False)["state"]["epochs"]
+    planned = torch.load(tmp_path / "run" / "last.pt", weights_only=True)["state"]["epochs"]
     assert 1 <= planned < 1000  # sized by the budget, not the cap
     assert len(rows) == planned  # the whole schedule ran
     assert float(rows[-1]["lr"]) < 1e-3 * max_lr  # and ended at its lowest rate
