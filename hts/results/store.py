@@ -21,7 +21,13 @@ from hts.io.omezarr import PlateStore
 from hts.results.schema import VARIABLES, position_label
 from hts.wells import WellId
 
-__all__ = ["Position", "ResultsStore", "default_results_path", "open_results"]
+__all__ = [
+    "Position",
+    "ResultsStore",
+    "check_results_store",
+    "default_results_path",
+    "open_results",
+]
 
 RESULTS_SCHEMA_VERSION = 1
 _WELL_COORDS = (
@@ -102,6 +108,51 @@ _COORD_ATTRS = {
 }
 
 
+#: Set in the store's attributes while :meth:`ResultsStore.sync` updates it.
+_SYNCING = "sync_in_progress"
+
+
+def _stored_labels(root: Any, meta: Mapping[str, Any]) -> list[str]:
+    """Position labels in row order, from the store's attributes (atomic, so authoritative).
+
+    Stores written before labels were recorded there have ``fields``, written last by
+    every sync: their ``well`` array is used when it agrees, else labels are rebuilt.
+    """
+    if "labels" in meta:
+        return [str(x) for x in meta["labels"]]
+    fields = [(str(w), int(f)) for w, f in meta.get("fields", [])]
+    if "well" in root and root["well"].shape == (len(fields),):
+        return [str(x) for x in root["well"][:]]
+    per_well: dict[str, int] = {}
+    for well, _ in fields:
+        per_well[well] = per_well.get(well, 0) + 1
+    n_fields = max(per_well.values(), default=1)
+    return [position_label(well, field, n_fields) for well, field in fields]
+
+
+def _write_coordinate(root: Any, name: str, dim: str, values: np.ndarray) -> None:
+    """Overwrite a 1-D coordinate array in place (resized), creating it if missing."""
+    text = values.dtype == object
+    if name in root:
+        array = root[name]
+        same = array.dtype.kind == "T" if text else array.dtype == values.dtype
+        if same and array.ndim == 1:
+            if array.shape != values.shape:
+                array.resize(values.shape)
+            array[:] = values
+            return
+        del root[name]  # another type (an older schema): the sync mark covers the gap
+    array = root.create_array(
+        name,
+        shape=values.shape,
+        dtype=str if text else values.dtype,
+        fill_value="" if text else None if values.dtype.kind in "Mf" else 0,
+        dimension_names=[dim],
+        attributes=_COORD_ATTRS.get(name, {}),
+    )
+    array[:] = values
+
+
 class ResultsStore:
     """A results store on disk. Create or update it from a plate with :meth:`sync`."""
 
@@ -121,6 +172,12 @@ class ResultsStore:
 
         Existing measurements are never touched; new positions and time points start
         ``PENDING``. Coordinates (plate map, time) are refreshed from the plate.
+
+        Crash-safe: the row order is recorded first, in one atomic write of the store's
+        attributes, together with a mark that an update is under way; arrays are then
+        grown and coordinates overwritten in place (never deleted), and the mark is
+        cleared last. A sync cut short anywhere leaves every row where it was; readers
+        refuse the store until a re-run (any ``hts run``) has finished the update.
         """
         import zarr
 
@@ -128,12 +185,12 @@ class ResultsStore:
         positions = plate_positions(plate)
         n_t = len(plate.timepoints)
         root: Any = zarr.open_group(store=str(path), mode="a", zarr_format=3)
-        attrs = root.attrs.asdict()
-        if attrs.get("hts_results", {}).get("plate") not in (None, plate.name):
+        stored = dict(root.attrs.asdict().get("hts_results", {}))
+        if stored.get("plate") not in (None, plate.name):
             raise ValueError(
-                f"{path} holds results of plate {attrs['hts_results']['plate']!r}, not {plate.name!r}"
+                f"{path} holds results of plate {stored['plate']!r}, not {plate.name!r}"
             )
-        existing = [str(x) for x in root["well"][:]] if "well" in root else []
+        existing = _stored_labels(root, stored)
         labels = [p.label for p in positions]
         if labels[: len(existing)] != existing:
             # keep stored rows where they are; new positions go at the end
@@ -141,6 +198,17 @@ class ResultsStore:
             by_label = {p.label: p for p in positions}
             positions = [by_label[lab] for lab in labels]
         n_w = len(positions)
+        meta = {
+            **stored,
+            "schema_version": RESULTS_SCHEMA_VERSION,
+            "plate": plate.name,
+            "plate_path": str(Path(plate.path).resolve()),
+            "pixel_size_um": plate.pixel_size_um,
+            "labels": labels,
+            "fields": [[p.well.name, p.field] for p in positions],
+            _SYNCING: True,
+        }
+        root.attrs["hts_results"] = meta  # the switch: from here on, rows are these labels
         coord_names = " ".join((*_WELL_COORDS, *_TIME_COORDS))
         for spec in VARIABLES:
             if spec.name in root:
@@ -162,30 +230,11 @@ class ResultsStore:
         coords.update({k: ("well", v) for k, v in _well_coords(plate, positions).items()})
         coords.update({k: ("timepoint", v) for k, v in _time_coords(plate).items()})
         for name, (dim, values) in coords.items():
-            if name in root:
-                del root[name]
-            array = root.create_array(
-                name,
-                shape=values.shape,
-                dtype=str if values.dtype == object else values.dtype,
-                fill_value=""
-                if values.dtype == object
-                else None
-                if values.dtype.kind in "Mf"
-                else 0,
-                dimension_names=[dim],
-                attributes=_COORD_ATTRS.get(name, {}),
-            )
-            array[:] = values
-        meta = dict(attrs.get("hts_results", {}))
+            _write_coordinate(root, name, dim, values)
+        meta.pop(_SYNCING)
         meta.update(
-            schema_version=RESULTS_SCHEMA_VERSION,
-            plate=plate.name,
-            plate_path=str(Path(plate.path).resolve()),
-            pixel_size_um=plate.pixel_size_um,
             wells_per_chunk=int(root["status"].chunks[0]),
             updated_at=datetime.now(UTC).isoformat(timespec="seconds"),
-            fields=[[p.well.name, p.field] for p in positions],
         )
         root.attrs["hts_results"] = meta
         return cls(path)
@@ -196,7 +245,7 @@ class ResultsStore:
 
     @property
     def positions(self) -> list[Position]:
-        labels = [str(x) for x in self._root["well"][:]]
+        labels = _stored_labels(self._root, self.meta)
         return [
             Position(lab, WellId.parse(w), int(f))
             for lab, (w, f) in zip(labels, self.meta["fields"], strict=True)
@@ -243,13 +292,47 @@ def default_results_path(plate: Path | str) -> Path:
     return plate.with_name(plate.name.removesuffix(".zarr") + ".results.zarr")
 
 
+def check_results_store(path: Path | str) -> None:
+    """Raise a clear error unless ``path`` is a results store whose last update finished.
+
+    Raises
+    ------
+    FileNotFoundError
+        Nothing is there.
+    ValueError
+        It is something else (e.g. a plate), or an update of it was cut short.
+    """
+    import zarr
+
+    path = Path(path)
+    if not (path / "zarr.json").exists():
+        raise FileNotFoundError(f"{path}: no results store here")
+    attrs: dict[str, Any] = dict(
+        zarr.open_group(store=str(path), mode="r", zarr_format=3).attrs.asdict()
+    )
+    meta = attrs.get("hts_results")
+    if meta is None:
+        what = (
+            "an OME-Zarr plate (written by 'hts ingest'), not a results store: "
+            f"segment it with 'hts run {path}' and use the results store it writes "
+            f"({default_results_path(path)})"
+            if "plate" in attrs.get("ome", {})
+            else "not a results store written by 'hts run'"
+        )
+        raise ValueError(f"{path}: {what}")
+    if meta.get(_SYNCING):
+        raise ValueError(
+            f"{path}: an update of this results store was interrupted (a killed run or a "
+            "disk error); run 'hts run' on its plate again to finish it, then read it"
+        )
+
+
 def open_results(path: Path | str) -> Any:
     """Open a results store as a lazy ``xarray.Dataset`` (dims ``well`` x ``timepoint``)."""
     import xarray as xr
 
     path = Path(path)
-    if not (path / "zarr.json").exists():
-        raise FileNotFoundError(f"{path}: no results store here")
+    check_results_store(path)
     ds = xr.open_zarr(path, consolidated=False)
     # numpy's StringDType does not yet mix with NaN in xarray's where/concat: use object
     text = [name for name, var in ds.variables.items() if var.dtype.kind == "T"]

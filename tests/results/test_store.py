@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -10,6 +16,7 @@ import pytest
 from hts.distributed.cluster import ClusterSpec
 from hts.io import IngestOptions, PlateStore, ingest
 from hts.results import ResultsStore, Status, open_results
+from hts.results.store import check_results_store
 from hts.testing import write_disk_plate
 
 
@@ -88,3 +95,148 @@ def test_a_store_belongs_to_one_plate(
 def test_open_results_names_a_missing_store(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="no results store"):
         open_results(tmp_path / "nope.zarr")
+
+
+class _Crash(Exception):
+    """A disk error (or a kill) at one write to the store."""
+
+
+@contextmanager
+def _crash_at(step: int) -> Iterator[list[int]]:
+    """Fail the ``step``-th change to any local Zarr store; yields the running count.
+
+    Wraps the real store's writes and deletes (no mock: everything before the step is on
+    disk, nothing after it), so the store is left as a process killed there would leave it.
+    """
+    from zarr.storage import LocalStore
+
+    count = [0]
+
+    def wrap(name: str, method: Any) -> Any:
+        async def failing(self: Any, key: str, *args: Any, **kwargs: Any) -> Any:
+            count[0] += 1
+            if count[0] == step:
+                raise _Crash(f"{name} {key}")
+            return await method(self, key, *args, **kwargs)
+
+        return failing
+
+    with pytest.MonkeyPatch.context() as mp:
+        for name in ("set", "set_if_not_exists", "delete", "delete_dir"):
+            mp.setattr(LocalStore, name, wrap(name, getattr(LocalStore, name)))
+        yield count
+
+
+def _store_with_a_measurement_per_well(
+    plate: PlateStore, disk_folder: Path, tmp_path: Path, threads: ClusterSpec
+) -> tuple[Path, PlateStore, dict[str, float]]:
+    """A filled store of wells B02, B03, C02, and the plate grown by a well that sorts
+    between them (B04): the plate's well order now differs from the store's."""
+    path = tmp_path / "r.zarr"
+    store = ResultsStore.sync(path, plate, wells_per_chunk=2)
+    expected = {}
+    for start in (0, 2):
+        rows = slice(start, min(start + 2, 3))
+        diameters = np.array([10.0 * (i + 1) for i in range(rows.start, rows.stop)])
+        ok = np.full(len(diameters), Status.OK)
+        store.write_block(rows, 0, {"diameter_um": diameters, "status": ok})
+    for pos, value in zip(store.positions, (10.0, 20.0, 30.0), strict=True):
+        expected[pos.label] = value
+    write_disk_plate(disk_folder, wells=("B4",), plate_map=False)
+    ingest(disk_folder, plate.path, cluster=threads)
+    return path, PlateStore(plate.path), expected
+
+
+def _assert_measurements_under_their_wells(path: Path, expected: dict[str, float]) -> None:
+    """Through the xarray view users read, which checks the store first."""
+    ds = open_results(path).load()
+    assert ds.sizes["well"] == 4
+    for label, value in expected.items():
+        assert ds.diameter_um.sel(well=label).values[0] == value, label
+        assert ds.status.sel(well=label).values[0] == Status.OK, label
+    assert (ds.status.sel(well="B04").values == Status.PENDING).all()
+
+
+def _assert_rows_kept(path: Path, expected: dict[str, float]) -> None:
+    """The same, quicker: coordinates and values as stored."""
+    check_results_store(path)
+    store = ResultsStore(path)
+    labels = [p.label for p in store.positions]
+    assert [str(x) for x in store.read("well")] == labels
+    diameter, status = store.read("diameter_um")[:, 0], store.read("status")
+    for label, value in expected.items():
+        assert diameter[labels.index(label)] == value, label
+    assert (status[labels.index("B04")] == Status.PENDING).all()
+
+
+@pytest.mark.parametrize("stride", [7, pytest.param(1, marks=pytest.mark.slow)])
+def test_sync_cut_short_at_any_write_never_relabels_measurements(
+    plate: PlateStore, disk_folder: Path, tmp_path: Path, threads: ClusterSpec, stride: int
+) -> None:
+    """Issue 13, case 1: a sync stopped between two writes (a kill, a disk error) must not
+    leave measurements under another well's name, for the reader or after a re-run.
+
+    Cut at every ``stride``-th write (every write with ``-m slow``: about 60)."""
+    pristine, grown, expected = _store_with_a_measurement_per_well(
+        plate, disk_folder, tmp_path, threads
+    )
+    path = tmp_path / "work.zarr"
+    step = 1 - stride
+    while True:
+        step += stride
+        shutil.rmtree(path, ignore_errors=True)
+        shutil.copytree(pristine, path)
+        with _crash_at(step):
+            try:
+                ResultsStore.sync(path, grown)
+                finished = True
+            except _Crash:
+                finished = False
+        if not finished:
+            # a reader of the interrupted store gets the right labels or a clear error
+            try:
+                ds = open_results(path).load()
+            except ValueError as exc:
+                assert "interrupted" in str(exc) and "hts run" in str(exc), exc
+            else:
+                for label, value in expected.items():
+                    if label in ds.well.values:
+                        got = ds.diameter_um.sel(well=label).values[0]
+                        assert got == value, f"step {step}: {label}"
+        ResultsStore.sync(path, grown)  # the re-run
+        if finished:
+            _assert_measurements_under_their_wells(path, expected)
+            break
+        _assert_rows_kept(path, expected)
+    assert step > 40  # the sync was cut all along its writes
+
+
+def test_sync_killed_mid_way_in_another_process_is_repaired_by_the_rerun(
+    plate: PlateStore, disk_folder: Path, tmp_path: Path, threads: ClusterSpec
+) -> None:
+    """The same with a real kill: the process exits at its first write to the ``well``
+    coordinate (old code: right after deleting it)."""
+    path, grown, expected = _store_with_a_measurement_per_well(
+        plate, disk_folder, tmp_path, threads
+    )
+    code = f"""
+import os
+from zarr.storage import LocalStore
+from hts.io import PlateStore
+from hts.results import ResultsStore
+
+def killing(method):
+    async def wrapper(self, key, *args, **kwargs):
+        if key.startswith("well/"):
+            os._exit(9)
+        return await method(self, key, *args, **kwargs)
+    return wrapper
+
+for name in ("set", "set_if_not_exists", "delete", "delete_dir"):
+    setattr(LocalStore, name, killing(getattr(LocalStore, name)))
+ResultsStore.sync({str(path)!r}, PlateStore({str(grown.path)!r}))
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 9, done.stderr
+    ResultsStore.sync(path, grown)
+    _assert_measurements_under_their_wells(path, expected)
