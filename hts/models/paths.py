@@ -47,19 +47,39 @@ def weights_model_id(path: Path | str) -> str:
     return str(header.get("model_id", path.stem))
 
 
+def _tensor_global(module: str, name: str) -> bool:
+    """Whether ``module.name`` is one of the names ``torch.save`` writes for tensors
+    (rebuilders, storage classes, sizes, devices, dtypes): nothing that runs other code."""
+    if module == "torch._utils":
+        return name.startswith("_rebuild_")
+    if module == "torch":
+        return name.endswith("Storage") or name in {"Size", "device"} or name in _DTYPES
+    return False
+
+
+#: dtype names torch pickles as ``torch.<name>``
+_DTYPES = frozenset(
+    f"{kind}{bits}"
+    for kind, sizes in (("float", (16, 32, 64)), ("int", (8, 16, 32, 64)), ("uint", (8,)))
+    for bits in sizes
+) | {"bfloat16", "bool", "half", "long"}
+
+
 class _HeaderUnpickler(pickle.Unpickler):
     """Unpickles a torch checkpoint's dict with every tensor left out (as None).
 
     Only plain containers are built: torch's tensor rebuilders become a stub, and any
-    other class is refused, so no code from the file runs.
+    other name, of torch's too (``torch.serialization.load``, ...), is refused, so no
+    code from the file runs and a file the workers' ``weights_only`` load would refuse
+    is refused here first, before any worker starts.
     """
 
     def find_class(self, module: str, name: str) -> Any:
         if module == "collections" and name == "OrderedDict":
             return collections.OrderedDict
-        if module.split(".")[0] == "torch":
+        if _tensor_global(module, name):
             return _stub
-        raise pickle.UnpicklingError(f"{module}.{name} is not allowed in a weight file header")
+        raise pickle.UnpicklingError(f"{module}.{name} is not allowed in a weight file")
 
     def persistent_load(self, pid: Any) -> None:  # tensor storages live outside the pickle
         return None
@@ -76,7 +96,9 @@ def _pt_header(path: Path) -> dict[str, Any]:
             name = next(n for n in archive.namelist() if n.endswith("/data.pkl"))
             with archive.open(name) as f:
                 data = _HeaderUnpickler(f).load()
-    except (zipfile.BadZipFile, StopIteration, pickle.UnpicklingError, EOFError) as exc:
+    except pickle.UnpicklingError as exc:
+        raise ValueError(f"{path}: refused: {exc}") from None
+    except (zipfile.BadZipFile, StopIteration, EOFError) as exc:
         raise ValueError(f"{path}: not a torch weight file ({exc})") from exc
     if not isinstance(data, dict):
         raise ValueError(f"{path}: not an hts weight file (no dict at the top)")

@@ -11,6 +11,7 @@ fp16 tensors, "model_id": str, ...}``, so a file is self-describing.
 
 from __future__ import annotations
 
+import pickle
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -69,7 +70,17 @@ def load_weights(path: Path | str) -> tuple[Any, ModelConfig, dict[str, Any]]:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no model weight file here")
-    data = torch.load(path, map_location="cpu", weights_only=True)
+    try:
+        data = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        # torch's message is a page long and suggests weights_only=False: one line instead
+        lines = str(exc).splitlines()
+        refused = next((ln.strip() for ln in lines if "GLOBAL" in ln), None)
+        if refused is None:
+            raise ValueError(
+                f"{path}: not a torch weight file ({lines[0] if lines else exc})"
+            ) from exc
+        raise ValueError(f"{path}: refused: not a plain weight file ({refused})") from None
     config = ModelConfig(**data.pop("config"))
     model = build_model(config)
     state = {

@@ -149,3 +149,33 @@ def test_hrnet_alternative_is_selectable() -> None:
     x = torch.zeros(1, 1, 64, 64)
     with torch.no_grad():
         assert model.eval()(x).shape == (1, 2, 64, 64)
+
+
+def test_a_payload_behind_a_torch_name_is_refused_in_one_line_naming_the_file(
+    tmp_path: Path, disk_folder: Path
+) -> None:
+    """Refused before any worker starts: one error line, no traceback from the workers."""
+    import subprocess
+    import sys
+
+    class Payload:  # a call of a torch function: what weights_only=True refuses to run
+        def __reduce__(self) -> tuple[object, tuple[str]]:
+            return torch.serialization.load, (str(tmp_path / "inner.pkl"),)
+
+    evil = tmp_path / "evil.pt"
+    torch.save({"model_id": "evil", "config": Payload(), "state_dict": {}}, evil)
+    with pytest.raises(ValueError, match=r"evil\.pt: .*torch\.serialization\.load"):
+        segmenter_model_id(str(evil))
+    with pytest.raises(ValueError, match=r"evil\.pt: refused"):
+        load_weights(evil)
+
+    def hts(*args: str) -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, "-m", "hts.cli.main", "-q", *args]
+        return subprocess.run(command, capture_output=True, text=True, timeout=300)
+
+    plate = tmp_path / "P.zarr"
+    assert hts("ingest", str(disk_folder), "--out", str(plate)).returncode == 0
+    done = hts("run", str(plate), "--model", str(evil), "--engine", "torch", "--workers", "1")
+    assert done.returncode == 1 and done.stdout == ""
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and str(evil) in lines[0] and "Traceback" not in done.stderr, lines
