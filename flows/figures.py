@@ -7,7 +7,9 @@ summaries when ``hts.analysis`` is installed.
 
 from __future__ import annotations
 
+import html
 import math
+import re
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -23,6 +25,7 @@ __all__ = [
     "EndpointTable",
     "ResultsFigures",
     "endpoint_tables",
+    "escape_markdown",
     "markdown_table",
     "results_figures",
 ]
@@ -178,8 +181,31 @@ def endpoint_tables(endpoints: Any) -> tuple[EndpointTable, ...]:
     return tuple(tables)
 
 
+#: Markdown's markup characters (``_`` only where it can open or close emphasis: at a
+#: word's edge, so ``touches_border`` stays as it is)
+_MARKUP = re.compile(r"[\\`*\[\]#~]|(?<![0-9A-Za-z])_|_(?![0-9A-Za-z])")
+
+
+def escape_markdown(text: object) -> str:
+    """Free text (a plate, arm or file name, an error) as plain text inside Markdown.
+
+    One line (whitespace runs become one space); HTML as entities and markup characters
+    backslash-escaped, so a name like ``[x](http://...)`` or ``<img ...>`` shows as typed
+    and never becomes a link, an image or HTML in the rendered artifact.
+    """
+    one_line = " ".join(str(text).split())
+    return _MARKUP.sub(lambda m: "\\" + m.group(0), html.escape(one_line, quote=False))
+
+
 def markdown_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
-    """A GitHub-flavoured Markdown table."""
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
-    lines += ["| " + " | ".join(_fmt(v).replace("|", "/") for v in row) + " |" for row in rows]
+    """A GitHub-flavoured Markdown table; text cells are escaped (`escape_markdown`)."""
+
+    def cell(value: Any) -> str:
+        return escape_markdown(_fmt(value)).replace("|", "/")
+
+    lines = [
+        "| " + " | ".join(map(cell, header)) + " |",
+        "|" + "|".join("---" for _ in header) + "|",
+    ]
+    lines += ["| " + " | ".join(map(cell, row)) + " |" for row in rows]
     return "\n".join(lines)

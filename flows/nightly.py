@@ -18,7 +18,7 @@ from prefect.runtime import flow_run
 
 from flows import tasks
 from flows.cluster import ClusterConfig, open_cluster
-from flows.figures import EndpointTable, ResultsFigures, markdown_table
+from flows.figures import EndpointTable, ResultsFigures, escape_markdown, markdown_table
 from flows.steps import default_report_path, default_results_path
 from hts.distributed.cluster import ClusterSpec
 from hts.io import IngestOptions
@@ -63,9 +63,9 @@ def nightly_markdown(summary: NightlySummary) -> str:
     fig = summary.figures
     day = "n/a" if fig.last_day is None else f"{fig.last_day:g}"
     lines = [
-        f"# Nightly screen: plate {summary.plate}",
+        f"# Nightly screen: plate {escape_markdown(summary.plate)}",
         "",
-        f"Model `{summary.model_id}`; {fig.n_positions} spheroids x {fig.n_timepoints} "
+        f"Model {escape_markdown(summary.model_id)}; {fig.n_positions} spheroids x {fig.n_timepoints} "
         f"time points, latest day {day}.",
         "",
         markdown_table(
@@ -103,12 +103,17 @@ def nightly_markdown(summary: NightlySummary) -> str:
     if summary.endpoints is not None:
         lines += ["", "## Endpoints"]
         for table in summary.endpoints:
-            lines += ["", f"**{table.title}**", "", markdown_table(table.header, table.rows)]
+            lines += [
+                "",
+                f"**{escape_markdown(table.title)}**",
+                "",
+                markdown_table(table.header, table.rows),
+            ]
     if summary.errors or summary.report_errors:
         lines += ["", "## Errors", ""]
-        lines += [f"- {e}" for e in (*summary.report_errors, *summary.errors[:20])]
+        lines += [f"- {escape_markdown(e)}" for e in (*summary.report_errors, *summary.errors[:20])]
     if summary.report_html:
-        lines += ["", f"HTML report: `{summary.report_html}`"]
+        lines += ["", f"HTML report: {escape_markdown(summary.report_html)}"]
     return "\n".join(lines) + "\n"
 
 

@@ -15,7 +15,7 @@ from prefect.futures import wait
 
 from flows import tasks
 from flows.cluster import ClusterConfig, open_cluster
-from flows.figures import markdown_table
+from flows.figures import escape_markdown, markdown_table
 from flows.steps import SegmentOutcome, default_results_path, find_plates
 
 __all__ = ["PlateFailure", "ReprocessSummary", "reprocess_archive", "reprocess_markdown"]
@@ -57,7 +57,7 @@ def reprocess_markdown(summary: ReprocessSummary) -> str:
     ]  # fmt: skip
     header = ["plate", "model", "ok", "failed images", "no image", "why", "seconds", "state"]
     return (
-        f"# Reprocessing with `{summary.model}`\n\n"
+        f"# Reprocessing with {escape_markdown(summary.model)}\n\n"
         f"{len(summary.done)} plates done, {len(summary.failed)} failed; "
         f"{summary.n_processed} images processed.\n\n{markdown_table(header, rows)}\n"
     )

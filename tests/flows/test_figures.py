@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pytest
 import xarray as xr
 
 from flows.figures import endpoint_tables, markdown_table, results_figures
@@ -94,3 +95,32 @@ def test_endpoint_tables_group_by_dimension_and_leave_curves_out() -> None:
 def test_markdown_table() -> None:
     text = markdown_table(["a", "b"], [("x|y", 1.23456), ("z", float("nan"))])
     assert text.splitlines() == ["| a | b |", "|---|---|", "| x/y | 1.235 |", "| z | n/a |"]
+
+
+HOSTILE = "[click](http://evil.example) <img src=x onerror=alert(1)> *bold* _it_\n# heading"
+
+
+def test_markdown_artifacts_show_plate_arm_and_model_names_as_typed() -> None:
+    """Names from plate maps, file names and weight files never become links, images, HTML
+    or markup in the flows' Markdown (as in the HTML report)."""
+    markdown_it = pytest.importorskip("markdown_it")
+    from flows.nightly import NightlySummary, nightly_markdown
+    from flows.reprocess import PlateFailure, ReprocessSummary, reprocess_markdown
+    from flows.steps import SegmentOutcome
+
+    ds = _results().assign_coords(arm=("well", np.array([HOSTILE, "RT", "RT"], dtype=object)))
+    ds.attrs["plate"] = HOSTILE
+    summary = NightlySummary(
+        plate=HOSTILE, plate_path="p.zarr", results_path="r.zarr", model_id=HOSTILE,
+        n_files_seen=1, n_new_images=1, n_skipped_files=0, processed={"ok": 1},
+        errors=(HOSTILE,), figures=results_figures(ds), endpoints=None, report_html=HOSTILE,
+    )  # fmt: skip
+    outcome = SegmentOutcome(HOSTILE, f"{HOSTILE}.zarr", "r", HOSTILE, 1, {"ok": 1}, (), 0.1)
+    again = ReprocessSummary(HOSTILE, (outcome,), (PlateFailure("x.zarr", HOSTILE),))
+    render = markdown_it.MarkdownIt("commonmark", {"html": True}).enable("table").render
+    for text in (nightly_markdown(summary), reprocess_markdown(again)):
+        html = render(text)
+        for tag in ("<a ", "<img", "<em>", "<strong>", "<h1>heading"):
+            assert tag not in html, (tag, text)
+        assert "[click](http://evil.example) &lt;img src=x onerror=alert(1)&gt; *bold*" in html
+        assert text.count("\n# ") == 0 and text.startswith("# ")  # one heading, ours
