@@ -1,0 +1,79 @@
+"""Dask workers as SLURM jobs for ``hts run --scheduler``: start, print the address, wait.
+
+    python deploy/slurm/dask_cluster.py --jobs 4 --config deploy/slurm/jobqueue.yaml &
+    hts run PLATE.zarr --scheduler "$(cat scheduler-address)"   # once the file exists
+
+The scheduler runs in this process; each job is one worker that advertises the ``GPU``
+resource (see ``jobqueue.yaml``). A job that ends (``scancel``, walltime) is replaced. On
+SIGTERM or Ctrl-C the jobs are cancelled and the scheduler stops.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from flows.cluster import ClusterConfig, slurm_cluster
+
+log = logging.getLogger("hts.deploy.slurm")
+
+
+def _replace_lost_jobs(cluster: Any, seen: set[str], jobs: int) -> set[str]:
+    """Submit a new job for each whose worker joined and then left (the job ended);
+    return the names of the workers seen now."""
+    alive = {w["name"] for w in cluster.scheduler_info.get("workers", {}).values()}
+    lost = [name for name in cluster.worker_spec if name in seen and name not in alive]
+    for name in lost:
+        log.warning("worker %s left (its SLURM job ended): submitting another job", name)
+        del cluster.worker_spec[name]
+        seen.discard(name)
+    if lost:
+        cluster.scale(jobs=jobs)
+    return alive
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--jobs", type=int, default=1, help="SLURM jobs (Dask workers) to keep")
+    parser.add_argument("--config", help="dask-jobqueue YAML (default: Dask's configuration)")
+    parser.add_argument(
+        "--address-file",
+        type=Path,
+        default=Path("scheduler-address"),
+        help="written with the scheduler's address once the first worker has joined",
+    )
+    parser.add_argument("--wait-s", type=float, default=600.0, help="for the first worker")
+    args = parser.parse_args(argv)
+
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    config = ClusterConfig(kind="slurm", jobs=args.jobs, jobqueue_config=args.config)
+    t0 = time.monotonic()
+    with slurm_cluster(config) as cluster:
+        cluster.scale(jobs=args.jobs)
+        from distributed import Client
+
+        with Client(cluster, set_as_default=False) as client:
+            client.wait_for_workers(1, timeout=args.wait_s)
+        print(
+            f"{cluster.scheduler_address}: first worker after {time.monotonic() - t0:.1f} s",
+            file=sys.stderr,
+        )
+        args.address_file.write_text(cluster.scheduler_address + "\n")
+        print(cluster.scheduler_address, flush=True)
+        seen: set[str] = set()
+        while not stop.wait(2.0):
+            seen |= _replace_lost_jobs(cluster, seen, args.jobs)
+        args.address_file.unlink(missing_ok=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
