@@ -41,6 +41,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--whole-well-probability", type=float, default=0.0,
         help="share of low-magnification views of the whole well (wall all round)",
     )  # fmt: skip
+    p.add_argument(
+        "--translucent-probability", type=float, default=0.0,
+        help="share of spheroids with a lighter, textured band of cells around the core",
+    )  # fmt: skip
     p.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
@@ -62,6 +66,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         cellular_probability=args.cellular_probability,
         burn_in_probability=args.burn_in_probability,
         whole_well_probability=args.whole_well_probability,
+        translucent_probability=args.translucent_probability,
         progress=progress,
     )
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -71,6 +71,7 @@ class Body:
     border_density: float = 0.5
     in_mask: bool = True
     loose: float = 0.0
+    fill: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -281,6 +282,14 @@ def _add_cellular_body(od: np.ndarray, mask: np.ndarray, body: Body, um: float, 
     fade = np.clip(inside_core / (2.0 * cell_r) + 0.5, 0.0, 1.0)
     od[sl] += core * fade
     local = (inside_core >= 0).astype(np.uint8)
+    if body.fill > 0:
+        # a translucent layer of cells out to the compact outline, with a bumpy edge
+        edge = big_r * np.float32(1.0 - body.border * body.loose)
+        edge = edge + np.float32(cell_r) * _smooth_noise(crop_shape, cell_r * 1.5, rng)
+        band = np.clip((edge - r) / np.float32(cell_r) + 0.5, 0.0, 1.0) * (1.0 - fade)
+        grain = 1.0 + 0.35 * _smooth_noise(crop_shape, cell_r * 0.8, rng)
+        od[sl] += np.float32(body.fill * body.density) * band * np.clip(grain, 0.3, None)
+        local |= (band >= 0.5).astype(np.uint8)
 
     # Border cells: drawn in the ring between the core and the outline, packed densely
     # near the core and loosely at the outline; a few sit just beyond it (bumps).

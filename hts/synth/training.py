@@ -137,6 +137,29 @@ def _cellular(scene: Scene, rng: np.random.Generator) -> Scene:
     return replace(scene, bodies=tuple(bodies))
 
 
+def _translucent(scene: Scene, rng: np.random.Generator) -> Scene:
+    """The spheroid's border as a lighter, finely textured band of cells filling the
+    space between the dark core and the compact outline (`Body.fill`), lobes lighter too;
+    the band is in the mask."""
+    border = float(rng.uniform(0.15, 0.45))
+    fill = float(rng.uniform(0.12, 0.55))
+    bodies = tuple(
+        replace(
+            b,
+            border=border,
+            fill=fill * float(rng.uniform(0.8, 1.2)),
+            loose=float(rng.uniform(0.0, 0.3)),
+            border_density=float(rng.uniform(0.1, 0.5)),
+            # lobes (in the mask, after the main body): often lighter than the core
+            density=b.density * (float(rng.uniform(0.3, 1.0)) if i else 1.0),
+        )
+        if b.in_mask
+        else b
+        for i, b in enumerate(scene.bodies)
+    )
+    return replace(scene, bodies=bodies)
+
+
 def _shift(scene: Scene, dy: float, dx: float) -> Scene:
     """The scene with its spheroid bodies and debris moved by (dy, dx) pixels."""
     return replace(
@@ -196,6 +219,7 @@ def training_sample(
     cellular_probability: float = 0.0,
     burn_in_probability: float = 0.0,
     whole_well_probability: float = 0.0,
+    translucent_probability: float = 0.0,
 ) -> TrainingSample:
     """Sample ``index`` of the randomised set ``seed``; the same pair gives the same pixels.
 
@@ -207,8 +231,10 @@ def training_sample(
     border of cells, with lobes and satellite aggregates); ``burn_in_probability`` adds a
     scale bar and a label. About ``whole_well_probability`` of samples are
     low-magnification views of the whole well (3-8 um per pixel): the circular wall all
-    round, dark outside it, a small spheroid inside. All three default to 0, which keeps
-    the sets v1-v4 were trained on.
+    round, dark outside it, a small spheroid inside. About ``translucent_probability`` of
+    samples draw the spheroid (cellular) with a lighter, textured band of cells between
+    its dark core and its outline, inside the mask (`Body.fill`). All four default to 0,
+    which keeps the sets v1-v4 were trained on.
     """
     rng = np.random.default_rng(np.random.SeedSequence([seed, _TAG, index]))
     scenario = Scenario(
@@ -260,8 +286,12 @@ def training_sample(
         scene = _whole_well(scene, whole_well_um, views)
     # drawn from their own stream so the sets made with both at 0 stay the same
     extra = np.random.default_rng(np.random.SeedSequence([seed, _TAG, index, 1]))
-    if extra.random() < cellular_probability:
+    cellular = extra.random() < cellular_probability
+    if cellular:
         scene = _cellular(scene, extra)
+    rims = np.random.default_rng(np.random.SeedSequence([seed, _TAG, index, 3]))
+    if rims.random() < translucent_probability:
+        scene = _translucent(scene if cellular else _cellular(scene, rims), rims)
     image, mask = render_scene(scene, rng)
     image = _post(image, rng)
     if extra.random() < burn_in_probability:

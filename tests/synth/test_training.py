@@ -83,3 +83,25 @@ def test_cellular_samples_have_satellites_outside_the_mask_and_burned_in_labels(
     # a burned-in bar or label: a run of pixels at the image's extreme value
     extreme = (styled.image == styled.image.max()) | (styled.image == 0)
     assert extreme.sum() > 50 and not (extreme & styled.mask).all()
+
+
+def test_translucent_spheroids_have_a_lighter_band_of_cells_inside_the_mask() -> None:
+    """Between the dark core and the outline lies a band lighter than the core and darker
+    than the background, and it is part of the mask."""
+    bands = 0
+    for index in range(4):
+        sample = training_sample(
+            11, index, shape=(512, 640), debris_fraction=0.0, translucent_probability=1.0
+        )
+        gray = minmax_to_uint8(sample.image).astype(np.float64)
+        mask = sample.mask.astype(np.uint8)
+        depth = cv2.distanceTransform(mask, cv2.DIST_L2, 5)
+        if depth.max() < 12:
+            continue
+        band = (depth > 0) & (depth <= 0.12 * depth.max())
+        core = depth >= 0.7 * depth.max()
+        outside = cv2.dilate(mask, np.ones((61, 61), np.uint8)) == 0
+        core_level, band_level = np.median(gray[core]), np.median(gray[band])
+        if core_level + 8 < band_level < np.median(gray[outside]) - 8:
+            bands += 1
+    assert bands >= 3
