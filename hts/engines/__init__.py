@@ -8,7 +8,7 @@ from hts.engines.base import Engine, available_engines, check_batch, get_engine,
 from hts.engines.cache import resolve_cache_dir
 from hts.engines.onnx_export import cached_onnx, export_onnx
 from hts.engines.onnxruntime_engine import OnnxRuntimeEngine, default_providers
-from hts.engines.select import auto_engine_name
+from hts.engines.select import auto_engine_name, static_engine_name
 from hts.engines.tensorrt_engine import ShapeProfile, TensorRTEngine
 from hts.engines.torch_engine import TorchEngine
 
@@ -27,4 +27,5 @@ __all__ = [
     "get_engine",
     "register_engine",
     "resolve_cache_dir",
+    "static_engine_name",
 ]

@@ -6,6 +6,7 @@ Engines see the network's input exactly: ``(B, Y, X)`` uint8 batches already pre
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -112,10 +113,10 @@ def _onnxruntime(weights: Path) -> Engine:
     return OnnxRuntimeEngine(weights)
 
 
-def _openvino(weights: Path) -> Engine:
+def _openvino(weights: Path, precision: str | None = None) -> Engine:
     from hts.engines.openvino_engine import OpenVinoEngine
 
-    return OpenVinoEngine(weights)
+    return OpenVinoEngine(weights, precision=precision)
 
 
 def _tensorrt(weights: Path) -> Engine:
@@ -127,4 +128,7 @@ def _tensorrt(weights: Path) -> Engine:
 register_engine("torch", _torch)
 register_engine("onnxruntime", _onnxruntime)
 register_engine("openvino", _openvino)
+# one precision each (the automatic choice names what it timed; int8: `hts.engines.int8`)
+for _precision in ("bf16", "fp32", "int8"):
+    register_engine(f"openvino-{_precision}", functools.partial(_openvino, precision=_precision))
 register_engine("tensorrt", _tensorrt)

@@ -2,8 +2,9 @@
 
 On CPUs with AMX or AVX-512 bf16 units OpenVINO runs the U-Net's convolutions in bfloat16
 (the ``INFERENCE_PRECISION_HINT``), several times faster than ONNX Runtime's fp32 kernels;
-elsewhere it runs fp32. Compiled models are cached per node (OpenVINO's ``CACHE_DIR``), so
-a worker's second start skips the compilation.
+elsewhere it runs fp32. ``int8`` runs the NNCF-quantised model of `hts.engines.int8`
+(built by ``python -m hts.engines.int8``). Compiled models are cached per node
+(OpenVINO's ``CACHE_DIR``), so a worker's second start skips the compilation.
 """
 
 from __future__ import annotations
@@ -19,12 +20,14 @@ from hts.engines.base import engine_threads, onnx_input
 from hts.engines.cache import resolve_cache_dir
 from hts.engines.onnx_export import cached_onnx
 
-__all__ = ["OpenVinoEngine", "cpu_has_bf16"]
+__all__ = ["PRECISIONS", "OpenVinoEngine", "cpu_has_bf16", "cpu_has_int8"]
 
 logger = logging.getLogger(__name__)
 
-#: Precisions ``OpenVinoEngine`` accepts, as OpenVINO spells them.
-_PRECISIONS = {"bf16": "bf16", "fp32": "f32"}
+#: Precisions ``OpenVinoEngine`` accepts -> OpenVINO's inference precision hint. The INT8
+#: model's layers left in floating point run in f32: on an AVX-512 bf16 CPU without AMX
+#: (AMD EPYC, 2026-12-02) a bf16 hint made it 1.5x slower.
+PRECISIONS = {"bf16": "bf16", "fp32": "f32", "int8": "f32"}
 
 
 def cpu_has_bf16(core: Any = None) -> bool:
@@ -35,6 +38,17 @@ def cpu_has_bf16(core: Any = None) -> bool:
     return "BF16" in core.get_property("CPU", "OPTIMIZATION_CAPABILITIES")
 
 
+def cpu_has_int8(core: Any = None) -> bool:
+    """Whether the CPU has instructions that make INT8 convolutions fast (VNNI or AMX).
+
+    OpenVINO lists ``INT8`` on every x86 CPU (it emulates it without VNNI), so the CPU's
+    own flags decide: AVX-512 VNNI, AVX-VNNI or AMX INT8.
+    """
+    from hts.engines.autotune import cpu_flags
+
+    return bool(cpu_flags() & {"avx512_vnni", "avx_vnni", "amx_int8"})
+
+
 class OpenVinoEngine:
     """The network compiled by OpenVINO for the CPU.
 
@@ -43,8 +57,9 @@ class OpenVinoEngine:
     weights : path
         A ``.pt`` weight file (exported to ONNX once, see :func:`cached_onnx`) or an
         ``.onnx`` file of :func:`export_onnx`.
-    precision : {"bf16", "fp32"}, optional
-        Inference precision; default: bf16 where :func:`cpu_has_bf16`, else fp32.
+    precision : {"bf16", "fp32", "int8"}, optional
+        Inference precision; default: bf16 where :func:`cpu_has_bf16`, else fp32. ``int8``
+        needs the INT8 model of ``weights`` in the cache (`hts.engines.int8`).
     threads : int, optional
         Inference threads; default: `hts.engines.base.engine_threads` (``$HTS_ENGINE_THREADS``,
         which hts's local clusters set per worker process, else ``$OMP_NUM_THREADS``), else
@@ -68,15 +83,17 @@ class OpenVinoEngine:
 
         core = ov.Core()
         precision = precision or ("bf16" if cpu_has_bf16(core) else "fp32")
-        if precision not in _PRECISIONS:
-            raise ValueError(f"precision must be one of {sorted(_PRECISIONS)}, got {precision!r}")
+        if precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {sorted(PRECISIONS)}, got {precision!r}")
         self.precision = precision
         self.onnx_path = cached_onnx(weights, cache_dir=cache_dir)
         threads = engine_threads(threads)
         model = core.read_model(str(self.onnx_path))
         self.model_id = _model_id(model, default=Path(weights).stem)
+        if precision == "int8":
+            model = core.read_model(str(_int8_model(weights, cache_dir)))
         config: dict[str, str] = {
-            "INFERENCE_PRECISION_HINT": _PRECISIONS[precision],
+            "INFERENCE_PRECISION_HINT": PRECISIONS[precision],
             "PERFORMANCE_HINT": "LATENCY",  # one request at a time, all threads on it
             "CACHE_DIR": str(resolve_cache_dir(cache_dir) / "openvino"),
         }
@@ -101,6 +118,19 @@ class OpenVinoEngine:
             request = self._requests.request = self._compiled.create_infer_request()
         result = request.infer({0: x})
         return np.array(result[self._compiled.output(0)], dtype=np.float32)
+
+
+def _int8_model(weights: Path | str, cache_dir: Path | str | None) -> Path:
+    """The cached INT8 IR of ``weights``, or ``FileNotFoundError`` naming the command."""
+    from hts.engines.int8 import int8_model_path
+
+    path = int8_model_path(weights, cache_dir=cache_dir)
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"no INT8 model of {weights} in the cache ({path}); build it with "
+            f"`python -m hts.engines.int8 --model {weights}`"
+        )
+    return path
 
 
 def _model_id(model: object, *, default: str) -> str:

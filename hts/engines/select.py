@@ -1,37 +1,61 @@
-"""Pick the fastest engine this process can run: TensorRT on a GPU, else OpenVINO or ONNX Runtime."""
+"""Pick the fastest engine this process can run: TensorRT on a GPU, else the CPU engine and
+precision measured fastest on this CPU model (`hts.engines.autotune`)."""
 
 from __future__ import annotations
 
 import importlib
 import importlib.util
 import logging
+import os
+from pathlib import Path
 
-__all__ = ["auto_engine_name"]
+__all__ = ["auto_engine_name", "static_engine_name"]
 
 logger = logging.getLogger(__name__)
 
 
-def auto_engine_name() -> str:
+def auto_engine_name(weights: Path | str | None = None) -> str:
     """The registered engine to use here.
+
+    Parameters
+    ----------
+    weights : path, optional
+        The weight file to run. With it, on a CPU, the engine and precision timed fastest
+        for it on this CPU model (`hts.engines.autotune.measured_engine_name`: timed once,
+        then read from the cache), e.g. ``"openvino-int8"``; without it, or with
+        ``$HTS_AUTO_ENGINE=static``, or where the timing fails, `static_engine_name`.
+
+    Returns
+    -------
+    str
+    """
+    name = static_engine_name()
+    if name != "tensorrt" and weights is not None:
+        from hts.engines.autotune import AUTO_ENGINE_ENV, measured_engine_name
+
+        if os.environ.get(AUTO_ENGINE_ENV, "").strip().lower() != "static":
+            name = measured_engine_name(weights) or name
+    logger.debug("automatic engine choice: %s", name)
+    return name
+
+
+def static_engine_name() -> str:
+    """The fixed preference without timing.
 
     Returns
     -------
     str
         ``"tensorrt"`` when ``tensorrt`` imports and torch sees a CUDA GPU, else
-        ``"openvino"`` when ``openvino`` imports (bf16 on CPUs that have it: the fastest
-        CPU engine measured, see docs/benchmarks.md), else ``"onnxruntime"`` when
-        ``onnxruntime`` imports, else ``"torch"``.
+        ``"openvino"`` when ``openvino`` imports (bf16 on CPUs that have it), else
+        ``"onnxruntime"`` when ``onnxruntime`` imports, else ``"torch"``.
     """
     if _importable("tensorrt") and _cuda_available():
-        name = "tensorrt"
-    elif _importable("openvino"):
-        name = "openvino"
-    elif _importable("onnxruntime"):
-        name = "onnxruntime"
-    else:
-        name = "torch"
-    logger.debug("automatic engine choice: %s", name)
-    return name
+        return "tensorrt"
+    if _importable("openvino"):
+        return "openvino"
+    if _importable("onnxruntime"):
+        return "onnxruntime"
+    return "torch"
 
 
 def _importable(module: str) -> bool:

@@ -76,9 +76,10 @@ class _NetworkSpec:
     def load(self, engine: str | None) -> Segmenter:
         from hts.engines.select import auto_engine_name
 
+        weights = model_path(self.weights)
         return NetworkSegmenter.load(
-            model_path(self.weights),
-            engine=engine or auto_engine_name(),
+            weights,
+            engine=engine or auto_engine_name(weights),  # timed on this CPU, see select
             flip_average=self.flip_average,
             scale=self.scale,
         )
