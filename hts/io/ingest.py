@@ -13,6 +13,7 @@ import hashlib
 import logging
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,7 +25,7 @@ from hts.distributed.cluster import ClusterSpec, dask_client, map_bounded
 from hts.io import plan
 from hts.io.lock import StoreLock
 from hts.io.naming import NameFields, NamingError, choose_pattern, parse_name
-from hts.io.omezarr import PlateStore, write_image_chunk
+from hts.io.omezarr import PlateStore, pixels_sha256, write_image_chunk
 from hts.io.plan import Candidate, Key
 from hts.io.readers import IMAGE_SUFFIXES, ImageHeader, ImageReadError, read_header, read_image
 from hts.io.report import IngestReport, Problem, ProblemKind
@@ -50,7 +51,8 @@ class IngestOptions:
     pixel_size_um: float | None = None
     plate_name: str | None = None
     treated_at: datetime | None = None
-    #: Hash every already-ingested file, not only those whose size or mtime changed.
+    #: Hash every already-ingested file, not only those whose size or mtime changed, and
+    #: check every stored image against its record (re-writing damaged ones from the source).
     verify: bool = False
     files_per_task: int = 8
 
@@ -106,7 +108,8 @@ def _write_task(
                     path, f"pixel type {pixels.dtype} differs from the plate's {dtype}"
                 )
             write_image_chunk(plate_path, WellId.parse(well_name), field_, t, pixels)
-            out.append(({"sha256": sha256_file(path), "conversion": data.conversion}, ""))
+            record = {"sha256": sha256_file(path), "pixels_sha256": pixels_sha256(pixels)}
+            out.append(({**record, "conversion": data.conversion}, ""))
         except ImageReadError as exc:
             out.append((None, exc.reason))
         except OSError as exc:
@@ -129,6 +132,8 @@ class _Ingest:
     store: PlateStore
     problems: list[Problem] = field(default_factory=list)
     relpaths: dict[Path, str] = field(default_factory=dict)
+    #: files written in this run: their SHA-256
+    written: dict[Path, str] = field(default_factory=dict)
 
     def skip(self, path: Path | str, reason: str, kind: str = ProblemKind.SKIPPED) -> None:
         self.problems.append(Problem(self.relpaths.get(Path(path), str(path)), kind, reason))
@@ -188,6 +193,45 @@ class _Ingest:
             for field_ in fields
             for t, record in self.store.image_records(well, field_).items()
         }
+
+    def damaged(self) -> dict[Key, tuple[str, dict[str, Any]]]:
+        """Stored images that are missing, undecodable or not as ingested: (why, record)."""
+        from hts.io.verify import check_stored_image, stored_images
+
+        if not self.store.exists:
+            return {}
+        labels = {tp.index: tp.label for tp in self.store.timepoints}
+        images = list(stored_images(self.store))
+        with ThreadPoolExecutor(max_workers=4, thread_name_prefix="hts-verify") as pool:
+            reasons = list(pool.map(lambda im: check_stored_image(self.store, im), images))
+        return {
+            (im.well, im.field, labels[im.t]): (reason, im.record)
+            for im, reason in zip(images, reasons, strict=True)
+            if reason
+        }
+
+    def report_repairs(
+        self, damaged: Mapping[Key, tuple[str, dict[str, Any]]], slots: Mapping[Key, Candidate]
+    ) -> None:
+        """Each damaged image: re-written from its source (a warning), or still damaged."""
+        for key, (reason, record) in damaged.items():
+            cand = slots.get(key)
+            if cand is not None and cand.path in self.written:
+                note = (
+                    ""
+                    if self.written[cand.path] == record.get("sha256")
+                    else "; the source file changed since its first ingest, so the plate "
+                    "now holds its new content"
+                )
+                self.skip(
+                    cand.path, f"{reason}: re-written from the source{note}", ProblemKind.WARNING
+                )
+            else:
+                self.skip(
+                    str(record.get("source")),
+                    f"{reason}; not repaired: no readable source file for it in {self.source}",
+                    ProblemKind.DAMAGED,
+                )
 
     def inspect(
         self, client: Any, new: list[Candidate], to_hash: list[Candidate]
@@ -289,9 +333,14 @@ def _ingest(
     slots, duplicates = plan.group_by_slot(candidates)
     run.problems += duplicates
     existing = run.existing()
+    # --verify also checks the stored pixels; damaged images are re-written from the source
+    damaged = run.damaged() if options.verify else {}
+    for key in damaged:
+        existing.pop(key)
     new, to_hash, n_unchanged = plan.compare_with_plate(slots, existing, verify=options.verify)
 
     def finish(n_new: int) -> IngestReport:
+        run.report_repairs(damaged, slots)
         return _finish(
             run.store, run.problems, n_new=n_new, plate=plate_name, source=str(source),
             pattern=pattern_name, started_at=started, n_files=len(images), n_unchanged=n_unchanged,
@@ -415,6 +464,7 @@ def _write(
                 source_dtype=dtype.name, ingested_at=ingested_at,
             )  # fmt: skip
             records[(WellId.parse(well_name), field_)][t] = record
+            run.written[cand.path] = str(record["sha256"])
             written += 1
         for (well, field_), recs in records.items():
             run.store.add_image_records(well, field_, recs)

@@ -9,7 +9,12 @@ Layout::
 
 Every well image shares the plate's time axis: index ``t`` is the plate's ``t``-th time
 point (imaging session). A slot without an image reads as zeros and has no provenance
-record. Time since treatment per time point and per image lives in the ``hts`` attributes,
+record. Each provenance record holds the SHA-256 of the stored pixels (``pixels_sha256``,
+since schema 2); :meth:`PlateStore.read_image` checks it, and that the chunk of a recorded
+image exists, so a damaged plate fails loudly instead of reading as zeros or as other
+pixels. Images ingested before checksums were recorded are read unverified.
+
+Time since treatment per time point and per image lives in the ``hts`` attributes,
 because sessions are not evenly spaced and NGFF's scale transform cannot say so.
 
 Codec: Blosc with Zstandard and bit-shuffle. Brightfield images use a narrow part of the
@@ -20,6 +25,7 @@ On a 1300x1030 16-bit image this compressed better than plain Zstd and wrote twi
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,16 +37,28 @@ from hts.wells import WellId, plate_format_for, row_name
 
 __all__ = [
     "NGFF_VERSION",
+    "DamagedImageError",
     "PlateStore",
     "TimepointInfo",
     "image_metadata",
+    "pixels_sha256",
     "plate_metadata",
     "well_metadata",
     "write_image_chunk",
 ]
 
 NGFF_VERSION = "0.5"
-HTS_SCHEMA_VERSION = 1
+#: 2: provenance records hold ``pixels_sha256``.
+HTS_SCHEMA_VERSION = 2
+
+
+class DamagedImageError(ValueError):
+    """A recorded image whose stored pixels are missing, undecodable or not as ingested."""
+
+
+def pixels_sha256(pixels: np.ndarray) -> str:
+    """SHA-256 of an image's pixels ``(Y, X)`` as stored (C order, the array's dtype)."""
+    return hashlib.sha256(np.ascontiguousarray(pixels).data).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -216,9 +234,45 @@ class PlateStore:
         records = group.attrs.asdict().get("hts", {}).get("images", {})
         return {int(t): r for t, r in records.items()}
 
-    def read_image(self, well: WellId, field: int, t: int) -> np.ndarray:
-        """One stored image ``(Y, X)`` in the plate's dtype."""
-        return np.asarray(self.image_array(well, field)[t])
+    def chunk_exists(self, well: WellId, field: int, t: int) -> bool:
+        """Whether the chunk of image ``t`` is on disk (a missing one reads as zeros)."""
+        array = self.image_array(well, field)
+        key = array.metadata.encode_chunk_key((t, 0, 0))
+        return (self.path / image_path(well, field) / "0" / key).is_file()
+
+    def read_image(self, well: WellId, field: int, t: int, *, verify: bool = True) -> np.ndarray:
+        """One stored image ``(Y, X)`` in the plate's dtype.
+
+        With ``verify``, an image the provenance records must have its chunk, decode, and
+        match the pixel checksum recorded at ingest (when one was recorded).
+
+        Raises
+        ------
+        DamagedImageError
+            The recorded image is missing, undecodable or differs from what was ingested.
+        """
+        array = self.image_array(well, field)
+        record = self.image_records(well, field).get(t) if verify else None
+        if record is None:
+            return np.asarray(array[t])
+        what = (
+            f"{self.path.name}: stored image of {well.name} field {field} time point {t} "
+            f"(ingested from {record.get('source')})"
+        )
+        if not self.chunk_exists(well, field, t):
+            raise DamagedImageError(f"{what} is missing from the plate (its chunk was deleted)")
+        try:
+            pixels = np.asarray(array[t])
+        except Exception as exc:  # any codec error means damaged bytes
+            raise DamagedImageError(
+                f"{what} cannot be decoded ({type(exc).__name__}: {exc})"
+            ) from exc
+        expected = record.get("pixels_sha256")
+        if expected is not None and pixels_sha256(pixels) != expected:
+            raise DamagedImageError(
+                f"{what} differs from the pixels recorded at ingest (checksum mismatch)"
+            )
+        return pixels
 
     # --- writing (coordinator only) ------------------------------------------------------
     def set_plate(

@@ -16,6 +16,10 @@ class ProblemKind:
     SKIPPED = "skipped"
     #: Already ingested, but its content changed since; the ingested version is kept.
     CHANGED = "changed"
+    #: The plate's stored image is missing, undecodable or differs from what was ingested.
+    DAMAGED = "damaged"
+    #: The source file of an ingested image is gone or changed (``hts verify``).
+    SOURCE = "source"
     #: Ingested, but something is off (e.g. its well is not in the plate map).
     WARNING = "warning"
     #: Not an image file; left alone.
@@ -59,7 +63,7 @@ class IngestReport:
     @property
     def complete(self) -> bool:
         """True when every image file is in the plate as it is on disk now."""
-        return self.n_skipped == 0 and self.n_changed == 0
+        return self.n_skipped == 0 and self.n_changed == 0 and not self.count(ProblemKind.DAMAGED)
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
