@@ -16,7 +16,12 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from hts.distributed.cluster import ClusterSpec, engine_threads_per_worker, usable_cores
+from hts.distributed.cluster import (
+    ClusterSpec,
+    engine_threads_per_worker,
+    local_cluster_options,
+    usable_cores,
+)
 from hts.engines.base import THREADS_ENV
 
 __all__ = ["ClusterConfig", "load_jobqueue_config", "open_cluster", "slurm_cluster"]
@@ -51,6 +56,11 @@ class ClusterConfig(BaseModel):
     )
     wait_for_workers_s: float = Field(
         default=600.0, ge=0, description="how long to wait for the first worker of a cluster"
+    )
+    dashboard_address: str | None = Field(
+        default=None,
+        description="where a local cluster serves Dask's dashboard, e.g. 127.0.0.1:8787 "
+        "(default: no dashboard)",
     )
 
     def describe(self) -> str:
@@ -115,7 +125,11 @@ def _open(config: ClusterConfig, *, share_local: bool) -> Iterator[ClusterSpec]:
         yield ClusterSpec(config.scheduler)
         return
     if config.kind == "local" and not share_local:
-        yield ClusterSpec(n_workers=config.n_workers, threads_per_worker=config.threads_per_worker)
+        yield ClusterSpec(
+            n_workers=config.n_workers,
+            threads_per_worker=config.threads_per_worker,
+            dashboard_address=config.dashboard_address,
+        )
         return
     with ExitStack() as stack:
         if config.kind == "slurm":
@@ -133,9 +147,10 @@ def _open(config: ClusterConfig, *, share_local: bool) -> Iterator[ClusterSpec]:
                     n_workers=n_workers,
                     threads_per_worker=config.threads_per_worker,
                     processes=True,
-                    dashboard_address=":0",  # any free port: never clash with another cluster
                     # the engines' share of the cores (Dask resets OMP_NUM_THREADS to 1)
                     env={THREADS_ENV: str(engine_threads_per_worker(n_workers))},
+                    # on 127.0.0.1 only, free ports, a dashboard only when asked for
+                    **local_cluster_options(dashboard_address=config.dashboard_address),
                 )
             )
         _wait(cluster.scheduler_address, config.wait_for_workers_s)

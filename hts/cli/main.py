@@ -36,6 +36,14 @@ def _add_cluster_args(parser: argparse.ArgumentParser) -> None:
         metavar="N",
         help="local single-threaded worker processes (default: one worker, a thread per core)",
     )
+    group.add_argument(
+        "--dashboard",
+        nargs="?",
+        const="127.0.0.1:8787",
+        metavar="HOST:PORT",
+        help="serve Dask's dashboard (needs bokeh) of a local cluster (default: none; without a value: "
+        "127.0.0.1:8787; its link is logged with -v). A local cluster listens on 127.0.0.1 only",
+    )
 
 
 def _build_parser() -> argparse.ArgumentParser:
@@ -259,10 +267,14 @@ def _cluster(args: argparse.Namespace, *, processes: bool) -> ClusterSpec:
 
     if args.scheduler:
         return ClusterSpec(args.scheduler)
+    dashboard = getattr(args, "dashboard", None)
     if processes:
-        return ClusterSpec(n_workers=args.workers)
+        return ClusterSpec(n_workers=args.workers, dashboard_address=dashboard)
     return ClusterSpec(
-        n_workers=1, threads_per_worker=max(2, 2 * (args.workers or 2)), processes=False
+        n_workers=1,
+        threads_per_worker=max(2, 2 * (args.workers or 2)),
+        processes=False,
+        dashboard_address=dashboard,
     )
 
 

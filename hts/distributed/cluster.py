@@ -14,6 +14,7 @@ __all__ = [
     "ClusterSpec",
     "dask_client",
     "engine_threads_per_worker",
+    "local_cluster_options",
     "map_bounded",
     "usable_cores",
 ]
@@ -55,6 +56,7 @@ class ClusterSpec:
         processes: bool = True,
         memory_limit: str | None = "auto",
         resources: dict[str, float] | None = None,
+        dashboard_address: str | None = None,
     ) -> None:
         self.scheduler = scheduler
         cores = usable_cores()
@@ -66,6 +68,8 @@ class ClusterSpec:
         self.memory_limit = memory_limit
         #: Abstract resources each local worker advertises, e.g. ``{"GPU": 1}``.
         self.resources = resources
+        #: Where a local cluster serves Dask's dashboard, e.g. ``127.0.0.1:8787``; None: none.
+        self.dashboard_address = dashboard_address
 
     def engine_threads(self) -> int:
         """CPU threads each local worker's engine gets: the usable cores shared out."""
@@ -76,6 +80,25 @@ class ClusterSpec:
             return f"ClusterSpec(scheduler={self.scheduler!r})"
         kind = "processes" if self.processes else "threads"
         return f"ClusterSpec(local {self.n_workers} {kind} x {self.threads_per_worker} threads)"
+
+
+def local_cluster_options(
+    *, processes: bool = True, dashboard_address: str | None = None
+) -> dict[str, Any]:
+    """``LocalCluster`` options that keep a local cluster on this machine.
+
+    Scheduler, workers and their HTTP endpoints listen on 127.0.0.1 only (Dask's default
+    for the HTTP servers of an in-process cluster is every interface), on free ports, and
+    Dask's dashboard is served only when ``dashboard_address`` asks for it (e.g.
+    ``127.0.0.1:8787``; ``:8787`` would serve the network). An in-process cluster
+    (``processes=False``) talks over memory, not sockets.
+    """
+    return {
+        **({"host": "127.0.0.1"} if processes else {}),
+        "dashboard_address": dashboard_address or "127.0.0.1:0",
+        "worker_dashboard_address": "127.0.0.1:0",
+        "scheduler_kwargs": {"dashboard": dashboard_address is not None},
+    }
 
 
 @contextmanager
@@ -103,12 +126,16 @@ def dask_client(spec: ClusterSpec | None = None) -> Iterator[Any]:
             threads_per_worker=spec.threads_per_worker,
             processes=spec.processes,
             memory_limit=spec.memory_limit,
-            dashboard_address=None,
             resources=spec.resources,
+            **local_cluster_options(
+                processes=spec.processes, dashboard_address=spec.dashboard_address
+            ),
             **worker_env,
         ) as cluster,
         Client(cluster, set_as_default=False) as client,
     ):
+        if spec.dashboard_address:
+            log.info("Dask dashboard: %s", cluster.dashboard_link)
         yield client
 
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import time
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import pytest
 from distributed import Client, LocalCluster
 
 from hts.distributed.cluster import ClusterSpec, dask_client, map_bounded, usable_cores
@@ -79,3 +81,44 @@ def test_default_local_shape_is_one_worker_with_a_thread_per_core() -> None:
         1,
     )
     assert ClusterSpec(threads_per_worker=1).n_workers == cores
+
+
+def listening_addresses() -> set[tuple[str, int]]:
+    """``(ip, port)`` of every socket listening in this process and its children."""
+    psutil = pytest.importorskip("psutil")
+    me = psutil.Process()
+    return {
+        (c.laddr.ip, c.laddr.port)
+        for p in (me, *me.children(recursive=True))
+        for c in p.net_connections(kind="inet")
+        if c.status == psutil.CONN_LISTEN
+    }
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        ClusterSpec(n_workers=1, threads_per_worker=1),  # hts run's worker processes
+        ClusterSpec(n_workers=1, threads_per_worker=2, processes=False),  # hts ingest's threads
+    ],
+    ids=["processes", "threads"],
+)
+def test_local_clusters_listen_on_localhost_only_without_a_dashboard(spec: ClusterSpec) -> None:
+    before = listening_addresses()
+    with warnings.catch_warnings(record=True) as caught, dask_client(spec) as client:
+        warnings.simplefilter("always")
+        opened = listening_addresses() - before
+        link = client.dashboard_link
+    assert opened, "the cluster's scheduler and workers listen somewhere"
+    assert {ip for ip, _ in opened} <= {"127.0.0.1", "::1"}, opened
+    assert 8787 not in {port for _, port in opened}
+    assert not [w for w in caught if "8787" in str(w.message)]  # "port 8787 is already in use"
+    assert link  # Dask always names one; served only when asked for
+
+
+def test_a_dashboard_is_served_on_localhost_when_asked_for() -> None:
+    spec = ClusterSpec(n_workers=1, threads_per_worker=1, dashboard_address="127.0.0.1:0")
+    with dask_client(spec) as client:
+        opened = listening_addresses()
+        port = int(client.dashboard_link.split(":")[-1].split("/")[0])
+    assert ("127.0.0.1", port) in opened

@@ -83,3 +83,27 @@ def test_parameters_are_checked() -> None:
         ClusterConfig.model_validate({"schedular": "tcp://h:8786"})  # a typo is not ignored
     with pytest.raises(ValidationError):
         ClusterConfig(kind="kubernetes")  # type: ignore[arg-type]
+
+
+def _listening() -> set[tuple[str, int]]:
+    """``(ip, port)`` of every socket listening in this process and its children."""
+    psutil = pytest.importorskip("psutil")
+    me = psutil.Process()
+    return {
+        (c.laddr.ip, c.laddr.port)
+        for p in (me, *me.children(recursive=True))
+        for c in p.net_connections(kind="inet")
+        if c.status == psutil.CONN_LISTEN
+    }
+
+
+def test_a_local_cluster_of_a_flow_listens_on_localhost_only() -> None:
+    from distributed import Client
+
+    before = _listening()
+    with open_cluster(ClusterConfig(n_workers=1), share_local=True) as spec:
+        assert spec.scheduler is not None and spec.scheduler.startswith("tcp://127.0.0.1:")
+        opened = _listening() - before
+        with Client(spec.scheduler) as client:
+            assert len(client.scheduler_info()["workers"]) == 1
+    assert opened and {ip for ip, _ in opened} <= {"127.0.0.1", "::1"}, opened
