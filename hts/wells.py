@@ -18,6 +18,7 @@ PLATE_FORMATS: dict[int, tuple[int, int]] = {
     1536: (32, 48),
 }
 
+_MAX_ROWS, _MAX_COLUMNS = max(PLATE_FORMATS.values())
 _WELL_RE = re.compile(r"^\s*([A-Za-z]{1,2})\s*0*(\d{1,2})\s*$")
 
 
@@ -52,11 +53,20 @@ class WellId:
 
     @classmethod
     def parse(cls, text: str) -> WellId:
-        """Parse 'B3', 'B03' or 'b 3' into a well id; raise ValueError otherwise."""
+        """Parse 'B3', 'B03' or 'b 3' into a well id; raise ValueError otherwise.
+
+        The well must lie on a standard plate (at most 1536 wells: rows A-AF, columns 1-48).
+        """
         match = _WELL_RE.match(text)
         if match is None:
             raise ValueError(f"not a well name: {text!r} (expected e.g. 'B3' or 'B03')")
-        return cls(_row_index(match.group(1)), int(match.group(2)))
+        well = cls(_row_index(match.group(1)), int(match.group(2)))
+        if well.row_index >= _MAX_ROWS or well.column > _MAX_COLUMNS:
+            raise ValueError(
+                f"well {text.strip()!r} is outside every plate format (the largest, 1536 "
+                f"wells, has rows A-{row_name(_MAX_ROWS - 1)} and columns 1-{_MAX_COLUMNS})"
+            )
+        return well
 
     @property
     def row(self) -> str:

@@ -323,6 +323,8 @@ def _cmd_ingest(args: argparse.Namespace) -> int:
     for problem in report.problems:
         if problem.kind != "ignored":
             print(f"  {problem.kind:8s} {problem.path}: {problem.reason}")
+    if not (args.out / "zarr.json").exists():
+        print(f"no image could be ingested: {args.out} was not written")
     if args.report:
         args.report.write_text(json.dumps(report.to_json(), indent=2))
     return 0 if report.complete else EXIT_INCOMPLETE

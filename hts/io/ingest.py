@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections import defaultdict
+import shutil
+from collections import Counter, defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -24,10 +25,16 @@ import numpy as np
 from hts.distributed.cluster import ClusterSpec, dask_client, map_bounded
 from hts.io import plan
 from hts.io.lock import StoreLock
-from hts.io.naming import NameFields, NamingError, choose_pattern, parse_name
+from hts.io.naming import NameFields, NamingError, choose_pattern, expected_names, parse_name
 from hts.io.omezarr import PlateStore, pixels_sha256, write_image_chunk
 from hts.io.plan import Candidate, Key
-from hts.io.readers import IMAGE_SUFFIXES, ImageHeader, ImageReadError, read_header, read_image
+from hts.io.readers import (
+    IMAGE_SUFFIXES,
+    ImageHeader,
+    ImageReadError,
+    read_header,
+    read_image,
+)
 from hts.io.report import IngestReport, Problem, ProblemKind
 from hts.io.tables import WellInfo, read_manifest, read_plate_map
 from hts.wells import WellId
@@ -55,6 +62,8 @@ class IngestOptions:
     #: check every stored image against its record (re-writing damaged ones from the source).
     verify: bool = False
     files_per_task: int = 8
+    #: Files whose header claims more pixels are refused before any is decoded.
+    max_image_pixels: int = 100_000_000
 
 
 def sha256_file(path: Path) -> str:
@@ -169,7 +178,7 @@ class _Ingest:
             try:
                 parsed[path] = parse_name(self.relpaths[path], compiled)
             except NamingError as exc:
-                self.skip(path, f"{exc} ({name})")
+                self.skip(path, f"{exc} ({expected_names(name)})")
         return name, parsed
 
     def plate_name(self, parsed: dict[Path, NameFields]) -> str:
@@ -193,6 +202,34 @@ class _Ingest:
             for field_ in fields
             for t, record in self.store.image_records(well, field_).items()
         }
+
+    def geometry(
+        self, new: list[Candidate], headers: dict[Path, ImageHeader]
+    ) -> tuple[tuple[int, int], np.dtype] | None:
+        """The plate's image shape and dtype: as stored, else those of most new files, as
+        long as one of them decodes (its header alone can lie). Files that do not decode
+        are reported and dropped from ``headers``."""
+        if self.store.image_shape is not None and self.store.dtype is not None:
+            return self.store.image_shape, self.store.dtype
+        kinds = Counter((headers[c.path].shape, headers[c.path].dtype) for c in new)
+        for (shape, dtype), _ in kinds.most_common():
+            for cand in new:
+                header = headers.get(cand.path)
+                if header is None or (header.shape, header.dtype) != (shape, dtype):
+                    continue
+                try:
+                    pixels = read_image(cand.path).pixels
+                except ImageReadError as exc:
+                    reason = exc.reason
+                except OSError as exc:
+                    reason = f"cannot read file ({exc.strerror or exc})"
+                else:
+                    if pixels.shape == shape and pixels.dtype == dtype:
+                        return shape, dtype
+                    reason = f"decodes to {pixels.shape} {pixels.dtype}, its header says {shape}"
+                self.skip(cand.path, reason)
+                del headers[cand.path]
+        return None
 
     def damaged(self) -> dict[Key, tuple[str, dict[str, Any]]]:
         """Stored images that are missing, undecodable or not as ingested: (why, record)."""
@@ -303,13 +340,34 @@ def ingest(
     ------
     StoreLocked
         Another ingest is writing the plate (its lock file ``out.lock`` names it).
+    ValueError
+        No image file in ``source``, or no naming preset fits them. A plate this call
+        created is removed again when it ends holding no image.
     """
     options = options or IngestOptions()
     source, out = Path(source).resolve(), Path(out).resolve()
     if not source.is_dir():
         raise NotADirectoryError(f"{source}: source folder does not exist")
     with StoreLock(out):  # one writer per plate: two ingests would both add the same files
-        return _ingest(source, out, options, cluster, progress)
+        created = not out.exists()
+        try:
+            report = _ingest(source, out, options, cluster, progress)
+        except BaseException:
+            if created:
+                _remove_if_empty(out)
+            raise
+        if created:
+            _remove_if_empty(out)
+        return report
+
+
+def _remove_if_empty(out: Path) -> None:
+    """Remove a plate this run created if it holds no image: nothing half made is left."""
+    store = PlateStore(out, mode="a")
+    if any(store.image_records(w, f) for w, fields in store.fields.items() for f in fields):
+        return
+    shutil.rmtree(out)
+    log.info("%s: no image ingested, no plate written", out)
 
 
 def _ingest(
@@ -322,6 +380,12 @@ def _ingest(
     started = datetime.now(UTC).isoformat(timespec="seconds")
     run = _Ingest(source, out, options, PlateStore(out, mode="a"))
     images = run.scan()
+    if not images and options.manifest is None:
+        suffixes = ", ".join(sorted(IMAGE_SUFFIXES))
+        raise ValueError(
+            f"{source}: no image files found (looked for {suffixes} in it and its subfolders; "
+            f"{len(run.problems)} other files left alone)"
+        )
     pattern_name, parsed = run.assign(images)
     plate_name = run.plate_name(parsed)
     candidates = []
@@ -359,12 +423,17 @@ def _ingest(
             else:
                 run.skip(cand.path, plan.changed_reason(cand, record), ProblemKind.CHANGED)
         new = [c for c in new if c.path in headers]
-        if not new:
+        for cand in new:
+            reason = plan.check_size(headers[cand.path], max_pixels=options.max_image_pixels)
+            if reason:
+                run.skip(cand.path, reason)
+                del headers[cand.path]
+        new = [c for c in new if c.path in headers]
+        geometry = run.geometry(new, headers)
+        if geometry is None:
             return finish(0)
-
-        # the plate's geometry: as stored, else what most new files have
-        shape = run.store.image_shape or plan.most_common([headers[c.path].shape for c in new])
-        dtype = run.store.dtype or plan.most_common([headers[c.path].dtype for c in new])
+        shape, dtype = geometry
+        new = [c for c in new if c.path in headers]
         pixel_size = plan.plate_pixel_size(
             run.store.pixel_size_um, options.pixel_size_um, [headers[c.path] for c in new]
         )
@@ -410,6 +479,12 @@ def _ingest(
             fields_map[well].update(stored_fields)
         for cand in accepted:
             fields_map[cand.fields.well].add(cand.fields.field)
+        for well in sorted(set(plate_map) - set(fields_map)):
+            run.skip(
+                str(options.plate_map),
+                f"the plate map lists well {well}, but no image of it was found",
+                ProblemKind.WARNING,
+            )
         run.store.set_plate(
             name=plate_name, image_shape=shape, dtype=dtype, pixel_size_um=float(pixel_size),
             timepoints=timepoints, fields=fields_map, well_info=well_info,

@@ -12,8 +12,8 @@ information). Recognised groups:
     Field of view within the well, 1-based (default 1).
 ``timepoint``
     Label of the imaging session (e.g. ``3`` in ``TimePoint_3``).
-``days`` / ``hours``
-    Time since treatment written in the name.
+``days`` / ``hours`` / ``minutes``
+    Time since treatment written in the name; the groups present add up (``00d05h30m``).
 ``year``, ``month``, ``mday``, ``hour``, ``minute`` (``second``)
     Acquisition timestamp written in the name.
 
@@ -31,17 +31,26 @@ from datetime import datetime
 
 from hts.wells import WellId
 
-__all__ = ["PRESETS", "NameFields", "NamingError", "choose_pattern", "parse_name"]
+__all__ = [
+    "PRESETS",
+    "PRESET_EXAMPLES",
+    "NameFields",
+    "NamingError",
+    "choose_pattern",
+    "expected_names",
+    "parse_name",
+]
 
 _EXT = r"\.(?:tiff?|png|jpe?g)$"
 
 #: Named naming presets for common microscope exports.
 PRESETS: dict[str, str] = {
-    # Sartorius Incucyte: VID123_B3_1_2026y03m02d_09h30m.tif
+    # Sartorius Incucyte: VID123_B3_1_2026y03m02d_09h30m.tif (acquisition time) or
+    # VID1335_A7_1_00d05h00m.jpg (time elapsed since the vessel's first scan)
     "incucyte": (
-        r"(?:^|/)(?P<plate>[^_/]+)_(?P<well>[A-Pa-p]\d{1,2})_(?P<field>\d+)_"
+        r"(?:^|/)(?P<plate>[^_/]+)_(?P<well>[A-Pa-p]\d{1,2})_(?P<field>\d+)_(?:"
         r"(?P<year>\d{4})y(?P<month>\d{2})m(?P<mday>\d{2})d_(?P<hour>\d{2})h(?P<minute>\d{2})m"
-        + _EXT
+        r"|(?P<days>\d+)d(?P<hours>\d{2})h(?P<minutes>\d{2})m)" + _EXT
     ),
     # Molecular Devices MetaXpress / ImageXpress: TimePoint_3/Plate1_B03_s1_w1<GUID>.tif
     "imagexpress": (
@@ -58,6 +67,22 @@ PRESETS: dict[str, str] = {
         r"(?:_f(?P<field>\d+))?" + _EXT
     ),
 }
+
+
+#: A file name each preset reads, shown when a name does not match.
+PRESET_EXAMPLES: dict[str, str] = {
+    "incucyte": "VID123_B3_1_2026y03m02d_09h30m.tif or VID1335_A7_1_00d05h00m.jpg",
+    "imagexpress": "TimePoint_3/Plate1_B03_s1_w1.tif",
+    "cytation": "B3_02_1_1_Bright Field_001.tif",
+    "days": "PLATE1_B03_day07.tif or PLATE1_B03_d7_f2.png",
+}
+
+
+def expected_names(pattern: str) -> str:
+    """What names ``pattern`` (a preset name or a regex) expects, for error messages."""
+    if pattern in PRESET_EXAMPLES:
+        return f"preset {pattern} expects names like {PRESET_EXAMPLES[pattern]}"
+    return f"pattern {pattern!r}"
 
 
 class NamingError(ValueError):
@@ -123,10 +148,13 @@ def parse_name(relpath: str, pattern: re.Pattern[str]) -> NameFields:
         raise NamingError(str(exc)) from exc
     field = int(groups.get("field") or groups.get("site") or 1)
     time_h: float | None = None
-    if groups.get("days") is not None:
-        time_h = float(groups["days"] or 0) * 24.0
-    elif groups.get("hours") is not None:
-        time_h = float(groups["hours"] or 0)
+    parts = [
+        float(groups[name] or 0) * hours
+        for name, hours in (("days", 24.0), ("hours", 1.0), ("minutes", 1 / 60))
+        if groups.get(name) is not None
+    ]
+    if parts:
+        time_h = sum(parts)
     try:
         acquired_at = _timestamp(groups)
     except ValueError as exc:
@@ -157,8 +185,10 @@ def choose_pattern(relpaths: Iterable[str], pattern: str = "auto") -> tuple[str,
         if count > best_count:
             best, best_count = name, count
     if not best:
+        examples = "; ".join(f"{k}: {v}" for k, v in PRESET_EXAMPLES.items())
+        shown = ", ".join(paths[:3]) + (", ..." if len(paths) > 3 else "")
         raise ValueError(
-            "no naming preset matches any file; pass --pattern with a regex or a --manifest "
-            f"(presets: {', '.join(PRESETS)})"
+            f"no naming preset matches any of the {len(paths)} image files (e.g. {shown}); "
+            f"pass --pattern with a regex or a --manifest (presets read names like {examples})"
         )
     return best, compile_pattern(best)

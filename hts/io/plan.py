@@ -27,6 +27,7 @@ __all__ = [
     "Candidate",
     "Key",
     "check_header",
+    "check_size",
     "compare_with_plate",
     "extend_timepoints",
     "group_by_slot",
@@ -114,6 +115,17 @@ def changed_reason(cand: Candidate, record: Mapping[str, Any]) -> str:
     return (
         f"differs from {record.get('source')!r}, already ingested for this well, field and "
         "time point"
+    )
+
+
+def check_size(header: ImageHeader, *, max_pixels: int) -> str:
+    """Why a file's header claims an absurd image size, or '' when it does not."""
+    height, width = header.shape
+    if height * width <= max_pixels:
+        return ""
+    return (
+        f"header claims {width}x{height} px ({height * width / 1e6:.0f} megapixels), more "
+        f"than the limit of {max_pixels / 1e6:g} megapixels (--max-image-pixels): not read"
     )
 
 

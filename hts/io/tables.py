@@ -3,16 +3,18 @@
 Plate map: one row per well, column ``well`` required; ``plate`` optional (a map that covers
 several plates is filtered by plate name); known columns ``cell_line``, ``agent``, ``dose``,
 ``dose_unit``, ``arm``, ``replicate``, ``treated_at`` (ISO 8601); any other column is kept as
-text.
+text, unless its name looks like a misspelt known one (``doze``): that is an error.
 
 Manifest: one row per image file, replacing the naming pattern. Columns ``path`` (relative to
 the source folder, or absolute) and ``well`` required; ``plate``, ``field``, ``timepoint``,
-``days``, ``hours``, ``acquired_at`` optional, with the meanings of the naming pattern's groups.
+``days``, ``hours``, ``minutes``, ``acquired_at`` optional, with the meanings of the naming
+pattern's groups (days, hours and minutes add up).
 """
 
 from __future__ import annotations
 
 import csv
+import difflib
 import math
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -24,6 +26,9 @@ from hts.wells import WellId
 __all__ = ["TableError", "WellInfo", "read_manifest", "read_plate_map"]
 
 _KNOWN = ("cell_line", "agent", "dose", "dose_unit", "arm", "replicate", "treated_at")
+_MANIFEST_COLUMNS = (
+    "path", "well", "plate", "field", "timepoint", "days", "hours", "minutes", "acquired_at",
+)  # fmt: skip
 
 
 class TableError(ValueError):
@@ -67,7 +72,23 @@ class WellInfo:
         )
 
 
-def _rows(path: Path, required: tuple[str, ...]) -> list[tuple[int, dict[str, str]]]:
+def _check_columns(path: Path, columns: list[str], known: tuple[str, ...]) -> None:
+    """Refuse a column that looks like a misspelt known one (``doze``): it would be lost."""
+    for column in columns:
+        if column in known or not column:
+            continue
+        close = difflib.get_close_matches(column.lower(), known, n=1, cutoff=0.75)
+        if close:
+            raise TableError(
+                f"{path}: column {column!r} is not one hts reads; did you mean {close[0]!r}? "
+                f"(columns read: {', '.join(known)}; rename it, or give a column of your own "
+                "a name unlike these)"
+            )
+
+
+def _rows(
+    path: Path, required: tuple[str, ...], known: tuple[str, ...]
+) -> list[tuple[int, dict[str, str]]]:
     try:
         with path.open(newline="", encoding="utf-8-sig") as fh:
             reader = csv.DictReader(fh)
@@ -75,6 +96,7 @@ def _rows(path: Path, required: tuple[str, ...]) -> list[tuple[int, dict[str, st
             missing = [c for c in required if c not in columns]
             if missing:
                 raise TableError(f"{path}: missing column(s) {', '.join(missing)}; found {columns}")
+            _check_columns(path, columns, known)
             return [
                 (i, {(k or "").strip(): (v or "").strip() for k, v in row.items()})
                 for i, row in enumerate(reader, start=2)
@@ -116,7 +138,7 @@ def read_plate_map(path: Path | str, *, plate: str | None = None) -> dict[WellId
     """Read a plate map CSV into per-well metadata, keeping only ``plate``'s rows if given."""
     path = Path(path)
     out: dict[WellId, WellInfo] = {}
-    for line, row in _rows(path, ("well",)):
+    for line, row in _rows(path, ("well",), ("well", "plate", *_KNOWN)):
         if plate is not None and row.get("plate") and row["plate"] != plate:
             continue
         well = _well(path, line, row["well"])
@@ -140,14 +162,17 @@ def read_manifest(path: Path | str, *, source: Path) -> dict[Path, NameFields]:
     """Read a manifest CSV into ``{absolute file path: name fields}``."""
     path = Path(path)
     out: dict[Path, NameFields] = {}
-    for line, row in _rows(path, ("path", "well")):
+    for line, row in _rows(path, ("path", "well"), _MANIFEST_COLUMNS):
         file = Path(row["path"])
         file = (file if file.is_absolute() else source / file).resolve()
         if file in out:
             raise TableError(f"{path}, line {line}: file {row['path']} listed twice")
-        days = _float(path, line, "days", row.get("days", ""))
-        hours = _float(path, line, "hours", row.get("hours", ""))
-        time_h = days * 24.0 if days is not None else hours
+        parts = [
+            value * hours_per
+            for column, hours_per in (("days", 24.0), ("hours", 1.0), ("minutes", 1 / 60))
+            if (value := _float(path, line, column, row.get(column, ""))) is not None
+        ]
+        time_h = sum(parts) if parts else None
         acquired = _datetime(path, line, "acquired_at", row.get("acquired_at", ""))
         label = row.get("timepoint", "")
         if not label:
@@ -157,7 +182,8 @@ def read_manifest(path: Path | str, *, source: Path) -> dict[Path, NameFields]:
                 label = acquired.strftime("%Y-%m-%dT%H:%M")
             else:
                 raise TableError(
-                    f"{path}, line {line}: no timepoint, days, hours or acquired_at for {row['path']}"
+                    f"{path}, line {line}: no timepoint, days, hours, minutes or acquired_at "
+                    f"for {row['path']}"
                 )
         field_text = row.get("field", "")
         out[file] = NameFields(

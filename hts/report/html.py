@@ -152,12 +152,12 @@ def write_report(
     from hts.results.store import open_results
 
     params = EndpointParams() if params is None else params
+    lazy = open_results(results_path)  # first: a wrong path must leave no folder behind
     out_html = Path(out_html)
     out_html.parent.mkdir(parents=True, exist_ok=True)
     fig_dir = Path(figures_dir) if figures_dir else out_html.with_name(out_html.stem + "_figures")
     fig_dir.mkdir(parents=True, exist_ok=True)
 
-    lazy = open_results(results_path)
     # contours are long text: read only those of the montage's images, lazily
     results = lazy.drop_vars([v for v in ("contour",) if v in lazy.data_vars]).load()
     curves = growth_curves(results, params=params)

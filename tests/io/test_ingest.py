@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import struct
 from pathlib import Path
 
 import numpy as np
@@ -229,3 +230,157 @@ def test_metadata_validates_against_ngff_models(
 
     HCS.from_zarr(zarr.open_group(out, mode="r"))
     Image.from_zarr(zarr.open_group(out / "B" / "2" / "1", mode="r"))
+
+
+def _lying_tiff(path: Path, height: int, width: int) -> None:
+    """A small 16-bit TIFF (2 um pixels) whose header claims ``height`` x ``width`` pixels."""
+    tifffile.imwrite(
+        path,
+        np.full((96, 128), 3000, np.uint16),
+        metadata=None,
+        resolution=(5000, 5000),
+        resolutionunit="CENTIMETER",
+    )
+    with tifffile.TiffFile(path) as tif:
+        tags = tif.pages[0].tags
+        offsets = {code: tags[code].valueoffset for code in (256, 257, 278)}
+    data = bytearray(path.read_bytes())
+    struct.pack_into("<I", data, offsets[256], width)  # ImageWidth
+    struct.pack_into("<I", data, offsets[257], height)  # ImageLength
+    struct.pack_into("<I", data, offsets[278], height)  # RowsPerStrip: one strip
+    path.write_bytes(data)
+
+
+def test_an_absurd_header_is_refused_before_anything_is_decoded(
+    disk_folder: Path, tmp_path: Path, threads: ClusterSpec
+) -> None:
+    """Issue 13, case 4: a first file claiming 100000 x 100000 px fixed the plate's size
+    before any pixel was decoded, and every later good image was refused."""
+    first = tmp_path / "first_night"
+    first.mkdir()
+    _lying_tiff(first / "TEST01_A1_1_2026y03m02d_09h30m.tif", 100_000, 100_000)
+    out = tmp_path / "plate.zarr"
+    report = ingest(first, out, cluster=threads)
+    assert report.n_new == 0 and not report.complete
+    (problem,) = report.problems
+    assert problem.path == "TEST01_A1_1_2026y03m02d_09h30m.tif"
+    assert "claims 100000x100000 px" in problem.reason and "--max-image-pixels" in problem.reason
+    assert not out.exists()  # no plate recorded from it
+    later = ingest(disk_folder, out, cluster=threads)
+    assert later.complete and later.n_new == 9
+    assert PlateStore(out).image_shape == (96, 128)
+    # the limit is adjustable
+    small = ingest(
+        disk_folder, tmp_path / "small.zarr", options=IngestOptions(max_image_pixels=10_000),
+        cluster=threads,
+    )  # fmt: skip
+    assert small.n_skipped == 9 and "limit of 0.01 megapixels" in small.problems[0].reason
+
+
+def test_plate_geometry_comes_from_a_file_that_decodes(
+    disk_folder: Path, tmp_path: Path, threads: ClusterSpec
+) -> None:
+    """Headers that lie (within the size limit) are outvoted only by a decoded image."""
+    folder = tmp_path / "img"
+    folder.mkdir()
+    _lying_tiff(folder / "TEST01_A1_1_2026y03m02d_09h30m.tif", 3000, 3000)
+    _lying_tiff(folder / "TEST01_A2_1_2026y03m02d_09h30m.tif", 3000, 3000)
+    good = disk_folder / "TEST01_B2_1_2026y03m02d_09h30m.tif"
+    shutil.copy(good, folder / good.name)
+    out = tmp_path / "plate.zarr"
+    report = ingest(folder, out, cluster=threads)
+    assert report.n_new == 1 and PlateStore(out).image_shape == (96, 128)
+    reasons = {p.path: p.reason for p in report.problems}
+    assert "cannot decode image" in reasons["TEST01_A1_1_2026y03m02d_09h30m.tif"]
+    assert ingest(disk_folder, out, cluster=threads).n_new == 8
+
+
+def test_a_well_outside_every_plate_format_is_skipped_and_named(
+    disk_folder: Path, tmp_path: Path, threads: ClusterSpec
+) -> None:
+    """Issue 13, case 5: a ``_B99_`` file stopped the whole ingest with an empty plate."""
+    good = disk_folder / "TEST01_B2_1_2026y03m02d_09h30m.tif"
+    shutil.copy(good, disk_folder / "TEST01_B99_1_2026y03m02d_09h30m.tif")
+    out = tmp_path / "plate.zarr"
+    report = ingest(disk_folder, out, cluster=threads)
+    assert report.n_new == 9 and report.n_skipped == 1
+    (problem,) = report.problems
+    assert problem.path == "TEST01_B99_1_2026y03m02d_09h30m.tif"
+    assert "'B99' is outside every plate format" in problem.reason
+    assert len(PlateStore(out).fields) == 3
+
+
+def test_incucyte_elapsed_time_names(tmp_path: Path, threads: ClusterSpec) -> None:
+    """Issue 13, case 11: Incucyte's own elapsed-time names (``VID1335_A7_1_00d05h00m.jpg``)."""
+    from PIL import Image
+
+    from hts.testing import disk_image
+
+    folder = tmp_path / "img"
+    folder.mkdir()
+    names = [
+        "VID1335_A7_1_00d05h00m.jpg",
+        "VID1335_A7_1_01d05h30m.jpg",
+        "VID1335_B2_1_00d05h00m.jpg",
+    ]
+    for name in names:
+        pixels, _ = disk_image((64, 80), 10.0, dtype=np.uint8)
+        Image.fromarray(pixels).save(folder / name, dpi=(12700, 12700))  # 2 um pixels
+    out = tmp_path / "plate.zarr"
+    report = ingest(folder, out, cluster=threads)
+    assert report.complete and report.n_new == 3 and report.pattern == "incucyte"
+    plate = PlateStore(out)
+    assert plate.name == "VID1335"
+    assert [(tp.label, tp.time_h) for tp in plate.timepoints] == [("5h", 5.0), ("29.5h", 29.5)]
+
+
+def test_no_image_files_is_an_error_and_leaves_no_plate(
+    tmp_path: Path, threads: ClusterSpec
+) -> None:
+    """Issue 13, case 12: a folder without images said 'no naming preset matches any file';
+    with --pattern the ingest exited 0 and left an empty plate."""
+    folder = tmp_path / "img"
+    folder.mkdir()
+    (folder / "notes.txt").write_text("log")
+    out = tmp_path / "plate.zarr"
+    for pattern in ("auto", "incucyte"):
+        with pytest.raises(ValueError, match=r"img: no image files found .*\.tif.*1 other files"):
+            ingest(folder, out, options=IngestOptions(pattern=pattern), cluster=threads)
+        assert not out.exists()
+
+
+def test_an_ingest_of_only_bad_files_leaves_no_plate(tmp_path: Path, threads: ClusterSpec) -> None:
+    folder = tmp_path / "img"
+    folder.mkdir()
+    (folder / "TEST01_B2_1_2026y03m02d_09h30m.tif").write_bytes(b"not a tiff")
+    out = tmp_path / "plate.zarr"
+    report = ingest(folder, out, cluster=threads)
+    assert report.n_skipped == 1 and not report.complete
+    assert not out.exists()
+
+
+def test_a_name_the_preset_cannot_read_shows_what_it_expects(
+    disk_folder: Path, tmp_path: Path, threads: ClusterSpec
+) -> None:
+    shutil.copy(disk_folder / "TEST01_B2_1_2026y03m02d_09h30m.tif", disk_folder / "B2 day 3.tif")
+    report = ingest(disk_folder, tmp_path / "plate.zarr", cluster=threads)
+    (problem,) = report.problems
+    assert problem.path == "B2 day 3.tif"
+    assert "preset incucyte expects names like VID123_B3_1_2026y03m02d_09h30m.tif" in (
+        problem.reason
+    )
+
+
+def test_plate_map_wells_without_images_are_reported(
+    disk_folder: Path, plate_map: Path, tmp_path: Path, threads: ClusterSpec
+) -> None:
+    """Issue 13, case 12: a plate-map well no image has (H12) was accepted silently."""
+    plate_map.write_text(plate_map.read_text() + "TEST01,H12,FaDu,X-ray,10.0,Gy,RT 10 Gy,4,\n")
+    report = ingest(
+        disk_folder, tmp_path / "plate.zarr", options=IngestOptions(plate_map=plate_map),
+        cluster=threads,
+    )  # fmt: skip
+    assert report.n_new == 9
+    (problem,) = report.problems
+    assert problem.kind == ProblemKind.WARNING and problem.path == str(plate_map)
+    assert "lists well H12, but no image of it was found" in problem.reason

@@ -68,3 +68,26 @@ def test_auto_picks_the_preset_matching_most_files() -> None:
     assert choose_pattern(names)[0] == "days"
     with pytest.raises(ValueError, match="no naming preset"):
         choose_pattern(["a.tif", "b.tif"])
+
+
+def test_days_hours_and_minutes_groups_add_up() -> None:
+    """Issue 13, case 11: ``days``, ``hours`` and ``minutes`` of one name add up."""
+    pattern = compile_pattern(r"(?P<well>[A-P]\d+)_(?P<days>\d+)d(?P<hours>\d+)h(?P<minutes>\d+)m")
+    fields = parse_name("B3_2d05h30m.tif", pattern)
+    assert fields.time_h == pytest.approx(53.5) and fields.timepoint == "53.5h"
+    assert parse_name("VID1335_A7_1_00d05h00m.jpg", compile_pattern("incucyte")).time_h == 5.0
+    assert choose_pattern(["VID1335_A7_1_00d05h00m.jpg"])[0] == "incucyte"
+
+
+def test_a_folder_no_preset_reads_is_shown_what_presets_read() -> None:
+    with pytest.raises(
+        ValueError,
+        match=r"any of the 2 image files \(e\.g\. a\.tif, b\.tif\).*"
+        r"incucyte: VID123_B3_1_2026y03m02d_09h30m\.tif",
+    ):
+        choose_pattern(["a.tif", "b.tif"])
+
+
+def test_wells_outside_every_plate_format_are_naming_errors() -> None:
+    with pytest.raises(NamingError, match="'B99' is outside every plate format"):
+        parse_name("P1_B99_day0.tif", compile_pattern("days"))
