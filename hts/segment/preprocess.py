@@ -60,7 +60,9 @@ def minmax_to_uint8(image: npt.ArrayLike) -> npt.NDArray[np.uint8]:
     scaled: npt.NDArray[np.floating] = array.astype(work_dtype)
     scaled -= np.asarray(lo, dtype=work_dtype)
     scaled *= np.asarray(255.0 / (hi - lo), dtype=work_dtype)
-    return np.clip(np.rint(scaled), 0, 255).astype(np.uint8)
+    # In place, and no clip: x - lo >= 0 exactly, and (hi - lo) * (255 / (hi - lo)) stays
+    # under 255.5 in float32, so every value already rounds into 0-255.
+    return np.rint(scaled, out=scaled).astype(np.uint8)
 
 
 def to_gray(image: npt.ArrayLike) -> np.ndarray:
@@ -159,8 +161,23 @@ def pad_to_multiple(
     pad_y, pad_x = _pads(array.shape, multiple)
     if pad_y == 0 and pad_x == 0:
         return array.copy(), (0, 0)
+    if _cv2_pads(array, pad_y, pad_x):
+        # OpenCV's reflect-101 is numpy's "reflect", in one pass (np.pad makes several)
+        image = np.ascontiguousarray(array)
+        padded = cv2.copyMakeBorder(image, 0, pad_y, 0, pad_x, cv2.BORDER_REFLECT_101)
+        return padded.reshape(padded.shape[:2] + array.shape[2:]), (pad_y, pad_x)
     width = [(0, pad_y), (0, pad_x)] + [(0, 0)] * (array.ndim - 2)
     return np.pad(array, width, mode="reflect"), (pad_y, pad_x)
+
+
+def _cv2_pads(array: np.ndarray, pad_y: int, pad_x: int) -> bool:
+    """Whether OpenCV can pad ``array`` (its dtypes, up to 4 channels, pads within the image)."""
+    return (
+        array.dtype in (np.uint8, np.uint16, np.int16, np.float32, np.float64)
+        and (array.ndim == 2 or (array.ndim == 3 and array.shape[2] <= 4))
+        and pad_y < array.shape[0]
+        and pad_x < array.shape[1]
+    )
 
 
 def unpad(image: npt.ArrayLike, pads: tuple[int, int]) -> np.ndarray:

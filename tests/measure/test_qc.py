@@ -8,6 +8,9 @@ import itertools
 import cv2
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
 
 from hts.measure.choose import choose_spheroid
 from hts.measure.morphometrics import measure_mask, measure_object
@@ -152,3 +155,21 @@ def test_border_measures_on_a_window_equal_the_whole_image(centre: tuple[int, in
     assert focus_measure(image, mask) == pytest.approx(_focus_full(image, mask), rel=1e-5)
     expected = float(np.mean(np.abs(probability[_band_full(mask, 3)] - 0.5)) * 2)
     assert contour_margin(probability, mask) == pytest.approx(expected, rel=1e-6)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    arrays(st.sampled_from([np.uint8, np.uint16]), st.integers(1, 3000)),
+    st.floats(0.0, 100.0),
+    st.floats(0.0, 100.0),
+)
+def test_histogram_percentiles_are_numpys(values: np.ndarray, q1: float, q2: float) -> None:
+    """The focus measure's exposure range from a histogram: np.percentile's numbers."""
+    from hts.measure.qc import _percentiles
+
+    expected = tuple(float(v) for v in np.percentile(values, (q1, q2)))
+    assert _percentiles(values, (q1, q2)) == expected
+    floats = values.astype(np.float32)
+    assert _percentiles(floats, (q1, q2)) == tuple(
+        float(v) for v in np.percentile(floats, (q1, q2))
+    )

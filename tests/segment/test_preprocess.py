@@ -275,3 +275,36 @@ def test_smoothing_only_the_outline_window_equals_smoothing_everything(
             restore_probability(uniform, original_shape=shape, config=config),
             _restore_whole_image(uniform, shape, scale),
         )
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.integers(1, 70),
+    st.integers(1, 70),
+    st.integers(1, 40),
+    st.sampled_from(["uint8", "uint16", "int16", "float32", "float64", "int32", "bool"]),
+    st.sampled_from([(), (3,), (4,), (5,)]),
+)
+def test_pad_is_numpy_reflect(
+    height: int, width: int, multiple: int, dtype: str, channels: tuple[int, ...]
+) -> None:
+    """OpenCV pads where it can (one pass), numpy elsewhere: the same pixels either way."""
+    rng = np.random.default_rng(height * 100 + width)
+    image = (rng.random((height, width, *channels)) * 200).astype(dtype)
+    padded, pads = pad_to_multiple(image, multiple=multiple)
+    width_ = [(0, pads[0]), (0, pads[1])] + [(0, 0)] * len(channels)
+    expected = np.pad(image, width_, mode="reflect")
+    assert padded.dtype == image.dtype
+    np.testing.assert_array_equal(padded, expected)
+
+
+@settings(max_examples=200, deadline=None)
+@given(arrays(st.sampled_from([np.uint8, np.uint16, np.int16]), st.integers(2, 400)))
+def test_minmax_needs_no_clip(image: np.ndarray) -> None:
+    """Rounded in place without a clip: the values of the clipped formula, exactly."""
+    lo, hi = float(image.min()), float(image.max())
+    if hi == lo:
+        return
+    scaled = (image.astype(np.float32) - np.float32(lo)) * np.float32(255.0 / (hi - lo))
+    expected = np.clip(np.rint(scaled), 0, 255).astype(np.uint8)
+    np.testing.assert_array_equal(minmax_to_uint8(image), expected)
