@@ -107,6 +107,14 @@ def _build_parser() -> argparse.ArgumentParser:
         help="checksum every already-ingested file, not only changed ones, and check every "
         "stored image against its record (damaged ones are re-written from their source)",
     )
+    p.add_argument(
+        "--max-image-pixels",
+        type=int,
+        default=100_000_000,
+        metavar="N",
+        help="refuse files whose header claims more pixels than this, before decoding "
+        "(default: %(default)s)",
+    )
     p.add_argument("--report", type=Path, help="also write the ingest report as JSON here")
     _add_cluster_args(p)
     p.set_defaults(func=_cmd_ingest)
@@ -306,7 +314,7 @@ def _cmd_ingest(args: argparse.Namespace) -> int:
     options = IngestOptions(
         pattern=args.pattern, manifest=args.manifest, plate_map=args.plate_map,
         pixel_size_um=args.pixel_size_um, plate_name=args.plate_name,
-        treated_at=args.treated_at, verify=args.verify,
+        treated_at=args.treated_at, verify=args.verify, max_image_pixels=args.max_image_pixels,
     )  # fmt: skip
     update, close = _progress(args, "ingest")
     try:
@@ -474,7 +482,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     ingest_args = argparse.Namespace(
         **vars(args), source=base / "synthetic" / "images", out=plate, pattern="auto", manifest=None,
         plate_map=base / "synthetic" / "plate_map.csv", pixel_size_um=None, plate_name=None,
-        treated_at=None, verify=False, report=None,
+        treated_at=None, verify=False, report=None, max_image_pixels=100_000_000,
     )  # fmt: skip
     status = _cmd_ingest(ingest_args)
     run_args = argparse.Namespace(**vars(args), plate=plate, results=None, redo=False, batch_size=8)

@@ -76,3 +76,12 @@ def test_a_bad_well_name_is_reported_by_file(
     out = capsys.readouterr().out
     assert "9 new images" in out
     assert "skipped  TEST01_B99_1_2026y03m02d_09h30m.tif: well 'B99' is outside" in out
+
+
+def test_the_image_size_limit_is_a_documented_option(
+    disk_folder: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    plate = tmp_path / "P.zarr"
+    args = ["-q", "ingest", str(disk_folder), "--out", str(plate), "--max-image-pixels", "10000"]
+    assert main(args) == EXIT_INCOMPLETE
+    assert "header claims 128x96 px" in capsys.readouterr().out and not plate.exists()
