@@ -4,11 +4,16 @@
     python -m flows reprocess --archive FOLDER | --plates A.zarr B.zarr  [--model unet]
 
 ``--scheduler ADDRESS`` runs on an existing Dask cluster; otherwise local worker processes.
+Without ``PREFECT_API_URL`` Prefect starts a temporary local server for the run; its usage
+analytics are off unless ``PREFECT_SERVER_ANALYTICS_ENABLED`` says otherwise. Dask logs
+warnings only, unless ``DASK_LOGGING__DISTRIBUTED`` says otherwise.
 """
 
 from __future__ import annotations
 
 import argparse
+import logging
+import os
 import sys
 from collections.abc import Sequence
 
@@ -43,8 +48,21 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _quiet_defaults() -> None:
+    """Defaults of a run from the shell, where a user did not choose otherwise: no Dask INFO
+    logs (about 240 lines a night, in this process and each worker's), no usage analytics
+    from the temporary Prefect server (its heartbeat fails, with a traceback, on a busy
+    SQLite database), and time for that server to start on a busy machine."""
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
+    if "DASK_LOGGING__DISTRIBUTED" not in os.environ:
+        os.environ["DASK_LOGGING__DISTRIBUTED"] = "warning"  # read by the workers
+        logging.getLogger("distributed").setLevel(logging.WARNING)  # imported already
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    _quiet_defaults()
     cluster = ClusterConfig(scheduler=args.scheduler, n_workers=args.workers)
     common = {
         "model": args.model,

@@ -28,3 +28,30 @@ def test_nightly_then_reprocess_from_the_shell(
 def test_a_flow_must_be_named() -> None:
     with pytest.raises(SystemExit):
         main([])
+
+
+def test_a_nightly_run_from_the_shell_prints_no_warning_traceback_or_dask_log(
+    tmp_path: Path,
+) -> None:
+    """As a user runs it: a temporary Prefect server, a local cluster, the HTML report."""
+    import os
+    import subprocess
+    import sys
+
+    write_disk_plate(tmp_path / "images")
+    user_chosen = (
+        "DASK_LOGGING__DISTRIBUTED", "PREFECT_SERVER_ANALYTICS_ENABLED", "PREFECT_LOGGING_LEVEL"
+    )  # fmt: skip
+    env = {k: v for k, v in os.environ.items() if k not in user_chosen}
+    env["PREFECT_HOME"] = str(tmp_path / "prefect-home")  # its own temporary server
+    done = subprocess.run(
+        [sys.executable, "-m", "flows", "nightly", "--source", str(tmp_path / "images"),
+         "--plate", str(tmp_path / "TEST01.zarr"), "--plate-map",
+         str(tmp_path / "images_plate_map.csv"), "--model", "classical", "--workers", "1"],
+        env=env, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("# Nightly screen: plate TEST01")
+    for noise in ("Traceback", "Warning", "WARNING", "ERROR", "distributed.", "8787"):
+        assert noise not in done.stderr, done.stderr
+    assert len(done.stderr.splitlines()) < 30, done.stderr  # Prefect's own run log
