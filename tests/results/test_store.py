@@ -240,3 +240,21 @@ ResultsStore.sync({str(path)!r}, PlateStore({str(grown.path)!r}))
     assert done.returncode == 9, done.stderr
     ResultsStore.sync(path, grown)
     _assert_measurements_under_their_wells(path, expected)
+
+
+def test_stores_written_before_labels_were_recorded_stay_readable(
+    plate: PlateStore, tmp_path: Path
+) -> None:
+    """Stores of earlier versions have no ``labels`` attribute: their rows stay put."""
+    import zarr
+
+    path = tmp_path / "r.zarr"
+    ResultsStore.sync(path, plate, wells_per_chunk=2)
+    root = zarr.open_group(store=str(path), mode="r+", zarr_format=3)
+    meta = root.attrs.asdict()["hts_results"]
+    del meta["labels"]
+    root.attrs["hts_results"] = meta
+    assert [p.label for p in ResultsStore(path).positions] == ["B02", "B03", "C02"]
+    assert list(open_results(path).well.values) == ["B02", "B03", "C02"]
+    ResultsStore.sync(path, plate)
+    assert ResultsStore(path).meta["labels"] == ["B02", "B03", "C02"]
