@@ -2,13 +2,15 @@
 
 from hts.io.ingest import IngestOptions, ingest
 from hts.io.naming import PRESETS, NameFields, NamingError
-from hts.io.omezarr import PlateStore, TimepointInfo
+from hts.io.omezarr import DamagedImageError, PlateStore, TimepointInfo
 from hts.io.readers import ImageData, ImageHeader, ImageReadError, read_header, read_image
 from hts.io.report import IngestReport, Problem, ProblemKind
 from hts.io.tables import TableError, WellInfo, read_manifest, read_plate_map
+from hts.io.verify import PlateCheck, verify_plate
 
 __all__ = [
     "PRESETS",
+    "DamagedImageError",
     "ImageData",
     "ImageHeader",
     "ImageReadError",
@@ -16,6 +18,7 @@ __all__ = [
     "IngestReport",
     "NameFields",
     "NamingError",
+    "PlateCheck",
     "PlateStore",
     "Problem",
     "ProblemKind",
@@ -27,4 +30,5 @@ __all__ = [
     "read_image",
     "read_manifest",
     "read_plate_map",
+    "verify_plate",
 ]
