@@ -354,7 +354,10 @@ def ingest(
             report = _ingest(source, out, options, cluster, progress)
         except BaseException:
             if created:
-                _remove_if_empty(out)
+                try:
+                    _remove_if_empty(out)
+                except Exception as exc:  # noqa: BLE001 - the first error is the one to show
+                    log.warning("%s: could not check whether to remove it: %s", out, exc)
             raise
         if created:
             _remove_if_empty(out)
