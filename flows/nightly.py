@@ -23,6 +23,7 @@ from flows.steps import default_report_path, default_results_path
 from hts.distributed.cluster import ClusterSpec
 from hts.io import IngestOptions
 from hts.measure import QC_BITS
+from hts.measure.qc import flagged_warning
 
 __all__ = ["NightlySummary", "nightly_markdown", "nightly_screen"]
 
@@ -47,6 +48,9 @@ class NightlySummary:
     report_errors: tuple[str, ...] = ()
     #: Image slots this run set out to do, by why (new, another model, ...).
     planned: dict[str, int] = field(default_factory=dict)
+    #: Images this run measured that carry each QC flag, and any flag.
+    qc_flags: dict[str, int] = field(default_factory=dict)
+    n_flagged: int = 0
 
     @property
     def n_processed(self) -> int:
@@ -57,6 +61,15 @@ class NightlySummary:
     def n_failed(self) -> int:
         return self.processed.get("failed", 0)
 
+    def qc_warnings(self) -> tuple[str, ...]:
+        """Warnings when most images of this run, or of the whole plate, carry a QC flag."""
+        fig = self.figures
+        found = (
+            flagged_warning(self.n_flagged, self.processed.get("ok", 0)),
+            flagged_warning(fig.n_flagged, fig.n_ok),
+        )
+        return tuple(dict.fromkeys(w for w in found if w is not None))
+
 
 def nightly_markdown(summary: NightlySummary) -> str:
     """The nightly report as Markdown (the Prefect artifact)."""
@@ -65,6 +78,7 @@ def nightly_markdown(summary: NightlySummary) -> str:
     lines = [
         f"# Nightly screen: plate {escape_markdown(summary.plate)}",
         "",
+        *(f"> **Warning:** {escape_markdown(w)}\n" for w in summary.qc_warnings()),
         f"Model {escape_markdown(summary.model_id)}; {fig.n_positions} spheroids x {fig.n_timepoints} "
         f"time points, latest day {day}.",
         "",
@@ -78,6 +92,8 @@ def nightly_markdown(summary: NightlySummary) -> str:
                 *((f"  {k}", n) for k, n in sorted(summary.processed.items())),
                 *((f"  to do because: {why}", n) for why, n in summary.planned.items()),
                 ("images failed", summary.n_failed),
+                ("measured images flagged by QC", summary.n_flagged),
+                *((f"  {k}", n) for k, n in summary.qc_flags.items() if n),
             ],
         ),
         "",
@@ -219,12 +235,16 @@ def nightly_screen(
         report_html=html,
         report_errors=tuple(report_errors),
         planned=outcome.reasons,
+        qc_flags=outcome.qc_flags,
+        n_flagged=outcome.n_flagged,
     )
     tasks.publish_markdown(
         tasks.artifact_key("nightly", summary.plate),
         nightly_markdown(summary),
         description=f"Nightly screen of plate {summary.plate}: figures and QC counts",
     )
+    for warning in summary.qc_warnings():
+        logger.warning("plate %s: %s", summary.plate, warning)
     if summary.n_failed:
         logger.warning(
             "%d images failed; they are retried by the next run: %s",

@@ -17,6 +17,7 @@ from flows import tasks
 from flows.cluster import ClusterConfig, open_cluster
 from flows.figures import escape_markdown, markdown_table
 from flows.steps import SegmentOutcome, default_results_path, find_plates
+from hts.measure.qc import format_flag_counts
 
 __all__ = ["PlateFailure", "ReprocessSummary", "reprocess_archive", "reprocess_markdown"]
 
@@ -48,16 +49,24 @@ def _why(reasons: dict[str, int]) -> str:
 
 def reprocess_markdown(summary: ReprocessSummary) -> str:
     rows = [
-        (Path(o.plate_path).name, o.model_id, o.counts.get("ok", 0), o.n_failed,
-         o.counts.get("no_image", 0), _why(o.reasons), f"{o.seconds:.1f}", "done")
+        (Path(o.plate_path).name, o.model_id, o.counts.get("ok", 0), o.n_flagged,
+         format_flag_counts(o.qc_flags), o.n_failed, o.counts.get("no_image", 0), _why(o.reasons),
+         f"{o.seconds:.1f}", "done")
         for o in summary.done
     ] + [
-        (Path(f.plate_path).name, summary.model, "", "", "", "", "", f"FAILED: {f.error}")
+        (Path(f.plate_path).name, summary.model, "", "", "", "", "", "", "", f"FAILED: {f.error}")
         for f in summary.failed
     ]  # fmt: skip
-    header = ["plate", "model", "ok", "failed images", "no image", "why", "seconds", "state"]
+    header = ["plate", "model", "ok", "QC flagged", "QC flags", "failed images", "no image",
+              "why", "seconds", "state"]  # fmt: skip
+    warnings = "".join(
+        f"> **Warning:** plate {escape_markdown(Path(o.plate_path).name)}: "
+        f"{escape_markdown(o.qc_warning)}\n\n"
+        for o in summary.done
+        if o.qc_warning
+    )
     return (
-        f"# Reprocessing with {escape_markdown(summary.model)}\n\n"
+        f"# Reprocessing with {escape_markdown(summary.model)}\n\n{warnings}"
         f"{len(summary.done)} plates done, {len(summary.failed)} failed; "
         f"{summary.n_processed} images processed.\n\n{markdown_table(header, rows)}\n"
     )
@@ -137,6 +146,9 @@ def reprocess_archive(
                     error = state.result(raise_on_failure=False)
                     failed.append(PlateFailure(path, f"{type(error).__name__}: {error}"[:300]))
     summary = ReprocessSummary(model=model, done=tuple(done), failed=tuple(failed))
+    for outcome in done:
+        if outcome.qc_warning:
+            logger.warning("plate %s: %s", outcome.plate, outcome.qc_warning)
     tasks.publish_markdown(
         tasks.artifact_key(
             "reprocess", Path(model).stem if Path(model).suffix in _WEIGHTS else model

@@ -49,6 +49,12 @@ class SegmentOutcome:
     seconds: float
     #: slots planned, by why they were to do (new, another model, ...; see hts' plan_slots)
     reasons: dict[str, int] = field(default_factory=dict)
+    #: images this run measured that carry each QC flag, by flag name
+    qc_flags: dict[str, int] = field(default_factory=dict)
+    #: images this run measured that carry any QC flag
+    n_flagged: int = 0
+    #: a warning when most images this run measured were flagged
+    qc_warning: str | None = None
 
     @property
     def n_processed(self) -> int:
@@ -128,6 +134,9 @@ def segment_plate(
         errors=tuple(summary.errors),
         seconds=time.perf_counter() - began,
         reasons=dict(summary.reasons),
+        qc_flags=dict(summary.qc_flags),
+        n_flagged=summary.n_flagged,
+        qc_warning=summary.warning(),
     )
 
 

@@ -386,6 +386,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     finally:
         bar.get("close", lambda: None)()
     print(summary.line())
+    if summary.counts.get("ok"):
+        print(summary.qc_line())  # most flagged: run_plate logs a warning too
     print(f"results: {results}  (open with hts.open_results)")
     return EXIT_INCOMPLETE if summary.counts.get("failed") else 0
 

@@ -7,13 +7,15 @@ from pathlib import Path
 
 import numpy as np
 
+from hts.measure.qc import count_flags, flagged_warning, format_flag_counts
 from hts.results.schema import Status
 
 __all__ = ["summarise_results"]
 
 
 def summarise_results(path: Path | str) -> str:
-    """Per arm: spheroids, median diameter (um) at the first and last time point; QC counts."""
+    """Per arm: spheroids, median diameter (um) at the first and last time point; QC counts
+    per flag, and a warning when most measured images carry one."""
     from hts.results.store import open_results
 
     ds = open_results(path).load()
@@ -36,6 +38,12 @@ def summarise_results(path: Path | str) -> str:
             warnings.simplefilter("ignore", RuntimeWarning)
             d0, d1 = np.nanmedian(sel[:, first]), np.nanmedian(sel[:, last])
         lines.append(f"{arm or '(no plate map)':<24s} {sel.shape[0]:>3d} {d0:>14.0f} {d1:>14.0f}")
-    flagged = int(((ds.qc_flags.values != 0) & (status == Status.OK)).sum())
-    lines.append(f"images with QC flags: {flagged} of {int((status == Status.OK).sum())}")
+    bits = ds.qc_flags.values[status == Status.OK]
+    n_flagged, n_ok = int((bits != 0).sum()), int(bits.size)
+    lines.append(
+        f"images with QC flags: {n_flagged} of {n_ok} ({format_flag_counts(count_flags(bits))})"
+    )
+    warning = flagged_warning(n_flagged, n_ok)
+    if warning is not None:
+        lines.append(f"WARNING: {warning}")
     return "\n".join(lines)

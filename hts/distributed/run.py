@@ -22,6 +22,7 @@ from hts.distributed.cluster import ClusterSpec, dask_client, map_bounded
 from hts.distributed.plugin import SegmenterPlugin
 from hts.io.lock import StoreLock
 from hts.io.omezarr import PlateStore
+from hts.measure.qc import count_flags, flagged_warning, format_flag_counts
 from hts.results.schema import Status
 from hts.results.store import ResultsStore
 from hts.segment.analyse import PROCESSING_VERSION
@@ -50,6 +51,10 @@ class RunSummary:
     errors: list[str] = field(default_factory=list)
     #: slots planned, by why they were to do (see `plan_slots`)
     reasons: Counter[str] = field(default_factory=Counter)
+    #: images this run measured (``ok``) that carry each QC flag, by flag name
+    qc_flags: Counter[str] = field(default_factory=Counter)
+    #: images this run measured that carry any QC flag
+    n_flagged: int = 0
 
     def why(self) -> str:
         return ", ".join(f"{n} {k}" for k, n in self.reasons.items()) or "nothing"
@@ -59,6 +64,27 @@ class RunSummary:
             return f"plate {self.plate}, model {self.model_id}: nothing to do"
         parts = ", ".join(f"{n} {k}" for k, n in sorted(self.counts.items()))
         return f"plate {self.plate}, model {self.model_id}: {parts} (to do: {self.why()})"
+
+    def qc_line(self) -> str:
+        """QC flags of the images this run measured, e.g. ``QC: 3 of 9 measured images
+        flagged (touches_border 3)``."""
+        n_ok = self.counts.get("ok", 0)
+        return (
+            f"QC: {self.n_flagged} of {n_ok} measured images flagged "
+            f"({format_flag_counts(self.qc_flags)})"
+        )
+
+    def warning(self) -> str | None:
+        """A warning when most images this run measured were flagged, else None."""
+        return flagged_warning(self.n_flagged, self.counts.get("ok", 0))
+
+
+def _count_qc(store: ResultsStore, done: np.ndarray, summary: RunSummary) -> None:
+    """QC flags of the slots of ``done`` that hold a measurement now, into ``summary``."""
+    measured = done & (store.read("status") == Status.OK)
+    bits = store.read("qc_flags")[measured]
+    summary.qc_flags.update(count_flags(bits))
+    summary.n_flagged = int((bits != 0).sum())
 
 
 def image_slots(plate: PlateStore, store: ResultsStore) -> tuple[np.ndarray, np.ndarray]:
@@ -196,7 +222,13 @@ def run_plate(
                 segmenter=segmenter, engine=engine, pixel_size_um=float(plate.pixel_size_um),
                 cluster=cluster, batch_size=batch_size, progress=progress,
             )  # fmt: skip
+            _count_qc(store, todo, summary)
     log.info(summary.line())
+    if blocks:
+        log.info(summary.qc_line())
+    warning = summary.warning()
+    if warning is not None:
+        log.warning("plate %s: %s", plate.name, warning)
     return summary
 
 

@@ -16,7 +16,17 @@ import numpy.typing as npt
 from hts.measure.choose import ChoiceParams, SpheroidChoice, choose_spheroid
 from hts.measure.morphometrics import Box, SpheroidMeasurement
 
-__all__ = ["QC_BITS", "QCFlags", "contour_margin", "focus_measure", "qc_flags"]
+__all__ = [
+    "MOSTLY_FLAGGED",
+    "QC_BITS",
+    "QCFlags",
+    "contour_margin",
+    "count_flags",
+    "flagged_warning",
+    "focus_measure",
+    "format_flag_counts",
+    "qc_flags",
+]
 
 #: Bit of each flag in `QCFlags.to_bits`. Stored results depend on it: never renumber,
 #: only append.
@@ -28,6 +38,42 @@ QC_BITS: dict[str, int] = {
     "out_of_focus": 4,
     "uncertain_choice": 5,
 }
+
+
+#: Share of measured images carrying a flag above which summaries warn that the model may
+#: not suit the images.
+MOSTLY_FLAGGED = 0.5
+
+
+def count_flags(bits: npt.ArrayLike) -> dict[str, int]:
+    """Images carrying each flag, by name (`QC_BITS` order).
+
+    Parameters
+    ----------
+    bits : array of int, any shape
+        `QCFlags.to_bits` values, one per measured image.
+    """
+    b = np.asarray(bits).astype(np.int64)
+    return {name: int(((b >> bit) & 1).sum()) for name, bit in QC_BITS.items()}
+
+
+def format_flag_counts(counts: dict[str, int]) -> str:
+    """``"touches_border 3, low_confidence 1"``: flags that occur, most frequent first."""
+    found = sorted(((n, name) for name, n in counts.items() if n), key=lambda x: -x[0])
+    return ", ".join(f"{name} {n}" for n, name in found) or "none"
+
+
+def flagged_warning(
+    n_flagged: int, n_measured: int, *, share: float = MOSTLY_FLAGGED
+) -> str | None:
+    """The warning a summary gives when more than ``share`` of its measured images carry a
+    QC flag (None otherwise): then the measurements, not just a few images, are in doubt."""
+    if n_measured == 0 or n_flagged <= share * n_measured:
+        return None
+    return (
+        f"most images were flagged by QC ({n_flagged} of {n_measured}): this model may not "
+        "suit these images; check a few with `hts evaluate` or the report's montage"
+    )
 
 
 @dataclass(frozen=True)

@@ -127,3 +127,26 @@ def test_demo_runs_end_to_end_and_writes_a_report(
     assert "12 ok" in out and "report:" in out
     html = (demo / "report.html").read_text()
     assert html.startswith("<!DOCTYPE html>") and "data:image/png;base64," in html
+
+
+def test_run_counts_qc_flags_and_warns_when_most_images_are_flagged(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    """Disks larger than the image: the classical segmenter finds none. The summary said
+    only "9 ok"."""
+    from hts.testing import write_disk_plate
+
+    write_disk_plate(tmp_path / "images", radius_px=70.0)
+    plate = tmp_path / "P.zarr"
+    assert main(["-q", "ingest", str(tmp_path / "images"), "--out", str(plate)]) == 0
+    capfd.readouterr()
+    assert main(["-q", "run", str(plate), "--model", "classical", "--workers", "1"]) == 0
+    out = capfd.readouterr().out
+    assert "9 ok" in out and "QC: 9 of 9 measured images flagged (no_object 9)" in out
+    warned = [r for r in caplog.records if r.levelname == "WARNING"]  # on stderr, in a shell
+    assert (
+        len(warned) == 1
+        and "most images were flagged by QC (9 of 9): this model may not "
+        "suit these images; check a few with `hts evaluate`"
+        in warned[0].getMessage()
+    )

@@ -120,7 +120,41 @@ def test_markdown_artifacts_show_plate_arm_and_model_names_as_typed() -> None:
     render = markdown_it.MarkdownIt("commonmark", {"html": True}).enable("table").render
     for text in (nightly_markdown(summary), reprocess_markdown(again)):
         html = render(text)
-        for tag in ("<a ", "<img", "<em>", "<strong>", "<h1>heading"):
+        for tag in ("<a ", "<img", "<em>", "<h1>heading"):
             assert tag not in html, (tag, text)
         assert "[click](http://evil.example) &lt;img src=x onerror=alert(1)&gt; *bold*" in html
         assert text.count("\n# ") == 0 and text.startswith("# ")  # one heading, ours
+
+
+def test_artifacts_count_qc_flags_and_warn_when_most_images_are_flagged() -> None:
+    from flows.nightly import NightlySummary, nightly_markdown
+    from flows.reprocess import ReprocessSummary, reprocess_markdown
+    from flows.steps import SegmentOutcome
+
+    figures = results_figures(_results())  # 2 of the 3 measured images carry a flag
+    summary = NightlySummary(
+        plate="P1", plate_path="p.zarr", results_path="r.zarr", model_id="m", n_files_seen=3,
+        n_new_images=3, n_skipped_files=0, processed={"ok": 3}, errors=(), figures=figures,
+        endpoints=None, report_html=None, qc_flags={"touches_border": 2, "no_object": 0},
+        n_flagged=2,
+    )  # fmt: skip
+    text = nightly_markdown(summary)
+    assert "> **Warning:** most images were flagged by QC (2 of 3): this model may not" in text
+    assert text.count("**Warning:**") == 1  # this run's and the plate's: the same words once
+    this_run = text.split("## Whole plate")[0]
+    assert "| measured images flagged by QC | 2 |\n| touches_border | 2 |" in this_run
+    assert "no_object" not in this_run  # the flags that occur
+
+    outcome = SegmentOutcome(
+        "P1", "P1.zarr", "r", "m", 1, {"ok": 3}, (), 0.1, qc_flags={"touches_border": 2},
+        n_flagged=2, qc_warning="most images were flagged by QC (2 of 3)",
+    )  # fmt: skip
+    text = reprocess_markdown(ReprocessSummary("m", (outcome,), ()))
+    assert "> **Warning:** plate P1.zarr: most images were flagged by QC (2 of 3)" in text
+    assert "| P1.zarr | m | 3 | 2 | touches\\_border 2 |" not in text  # intraword _ is kept
+    assert "| P1.zarr | m | 3 | 2 | touches_border 2 | 0 |" in text
+    quiet = nightly_markdown(
+        NightlySummary(**{**summary.__dict__, "n_flagged": 0, "figures": results_figures(
+            _results().assign(qc_flags=lambda d: d.qc_flags * 0))})
+    )  # fmt: skip
+    assert "Warning" not in quiet

@@ -128,6 +128,8 @@ def test_artifact_carries_the_key_figures(nights: Nights, prefect_api: Any) -> N
     assert " to do because: new | 4 |" in text  # the night's new time point
     assert "| images failed | 0 |" in text
     assert "| touches_border |" in text and "| ok | 12 |" in text
+    flagged = nights.second.summary.n_flagged
+    assert f"| measured images flagged by QC | {flagged} |" in text  # this run's QC counts
 
 
 def test_a_night_without_new_images_does_nothing(
