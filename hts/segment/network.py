@@ -2,28 +2,71 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from hts.engines.base import Engine, get_engine
+from hts.measure.choose import choose_spheroid
 from hts.segment.preprocess import PreprocessConfig, preprocess, restore_probability
 
-__all__ = ["FLIPS", "SCALE_MARK", "TTA_SUFFIX", "NetworkSegmenter", "mode_suffix"]
+__all__ = [
+    "FLIPS",
+    "POLARITY_SUFFIX",
+    "SCALE_MARK",
+    "TTA_SUFFIX",
+    "NetworkSegmenter",
+    "PolarityRule",
+    "mode_suffix",
+]
 
 #: Appended to a model id (and accepted after a segmenter name) for flip-averaged results.
 TTA_SUFFIX = "+tta"
+#: Appended after it for results where a doubtful image was also seen inverted.
+POLARITY_SUFFIX = "+pol"
 #: Marks a network input scale other than the paper's in a model id or segmenter name
 #: (``unet@0.6``: the image resized to 0.6 of its size instead of half).
 SCALE_MARK = "@"
 
 
-def mode_suffix(*, scale: float | None, flip_average: bool) -> str:
-    """What a model id gets for a non-default input scale (None: the default) and for flip
-    averaging, in that order: ``""``, ``"@0.6"``, ``"+tta"`` or ``"@0.6+tta"``."""
+def mode_suffix(*, scale: float | None, flip_average: bool, polarity: bool = False) -> str:
+    """What a model id gets for a non-default input scale (None: the default), for flip
+    averaging and for the polarity check, in that order: ``""``, ``"@0.6"``, ``"+tta"``,
+    ``"@0.6+tta+pol"``, ..."""
     marked = scale is not None and scale != PreprocessConfig().scale
-    return (f"{SCALE_MARK}{scale:g}" if marked else "") + (TTA_SUFFIX if flip_average else "")
+    return (
+        (f"{SCALE_MARK}{scale:g}" if marked else "")
+        + (TTA_SUFFIX if flip_average else "")
+        + (POLARITY_SUFFIX if polarity else "")
+    )
+
+
+@dataclass(frozen=True)
+class PolarityRule:
+    """When an image is also seen inverted, and when the inverted look is kept.
+
+    Brightfield spheroids are darker than the well; inverted exports and darkfield-like
+    views show them brighter, and a network trained mostly on the first finds little in
+    them. Where the first look is doubtful (its spheroid, chosen as `hts run` chooses it,
+    has a mean probability under ``doubt_below``, or there is none), the network also
+    sees the inverted input; its map replaces the first when its spheroid is both more
+    confident by ``gain`` and scores higher (`hts.measure.choose.choose_spheroid`).
+    Confident images cost one network pass, doubtful ones two.
+    """
+
+    doubt_below: float = 0.9
+    gain: float = 0.08
+
+
+def _spheroid_confidence(probability: np.ndarray) -> tuple[float, float]:
+    """(mean probability inside the chosen spheroid, its choice score); (0, -inf) if none."""
+    choice = choose_spheroid(probability >= 0.5, probability)
+    if not choice.candidates:
+        return 0.0, -math.inf
+    chosen = choice.spheroid.full()
+    return float(probability[chosen].mean()), float(choice.candidates[choice.index].score)
 
 
 def _vertical(x: np.ndarray) -> np.ndarray:
@@ -59,6 +102,7 @@ class NetworkSegmenter:
     model_id: str
     config: PreprocessConfig = field(default_factory=PreprocessConfig)
     flip_average: bool = False
+    polarity: PolarityRule | None = None
 
     @classmethod
     def load(
@@ -68,12 +112,14 @@ class NetworkSegmenter:
         engine: str = "torch",
         flip_average: bool = False,
         scale: float | None = None,
+        polarity: bool = False,
     ) -> NetworkSegmenter:
         config = PreprocessConfig() if scale is None else PreprocessConfig(scale=scale)
         loaded = get_engine(engine, weights)
         model_id = str(getattr(loaded, "model_id", Path(weights).stem))
-        model_id += mode_suffix(scale=config.scale, flip_average=flip_average)
-        return cls(loaded, model_id, config=config, flip_average=flip_average)
+        model_id += mode_suffix(scale=config.scale, flip_average=flip_average, polarity=polarity)
+        rule = PolarityRule() if polarity else None
+        return cls(loaded, model_id, config=config, flip_average=flip_average, polarity=rule)
 
     def predict(self, image: np.ndarray, *, pixel_size_um: float) -> np.ndarray:
         return self.predict_batch([image])[0]
@@ -83,13 +129,40 @@ class NetworkSegmenter:
         if len({im.shape for im in images}) > 1:
             return [p for im in images for p in self.predict_batch([im])]
         batch = np.stack([preprocess(im, self.config) for im in images])
+        out = [
+            restore_probability(p, original_shape=im.shape, config=self.config)
+            for p, im in zip(self._network(batch), images, strict=True)
+        ]
+        if self.polarity is not None:
+            self._check_polarity(batch, images, out, self.polarity)
+        return out
+
+    def _network(self, batch: np.ndarray) -> np.ndarray:
+        """(B, y, x) probabilities of a preprocessed batch, flip-averaged if asked."""
         probs = np.asarray(self.engine.predict(batch), dtype=np.float32)
         if self.flip_average:
             probs = probs.copy()  # summed into below; an engine may hand out its own buffer
             for flip in FLIPS:
                 probs += flip(self.engine.predict(np.ascontiguousarray(flip(batch))))
             probs /= np.float32(1 + len(FLIPS))
-        return [
-            restore_probability(p, original_shape=im.shape, config=self.config)
-            for p, im in zip(probs, images, strict=True)
-        ]
+        return probs
+
+    def _check_polarity(
+        self,
+        batch: np.ndarray,
+        images: list[np.ndarray],
+        out: list[np.ndarray],
+        rule: PolarityRule,
+    ) -> None:
+        """Replace, in place, the maps of doubtful images by their inverted look where it
+        finds a clearly more confident spheroid (`PolarityRule`)."""
+        first = [_spheroid_confidence(p) for p in out]
+        doubtful = [i for i, (p, _) in enumerate(first) if p < rule.doubt_below]
+        if not doubtful:
+            return
+        inverted = self._network(np.ascontiguousarray(255 - batch[doubtful]))
+        for i, probs in zip(doubtful, inverted, strict=True):
+            again = restore_probability(probs, original_shape=images[i].shape, config=self.config)
+            p, score = _spheroid_confidence(again)
+            if p > first[i][0] + rule.gain and score > first[i][1]:
+                out[i] = again

@@ -25,7 +25,13 @@ from typing import Protocol
 import numpy as np
 
 from hts.models.paths import DEFAULT_MODEL, model_path, weights_model_id
-from hts.segment.network import SCALE_MARK, TTA_SUFFIX, NetworkSegmenter, mode_suffix
+from hts.segment.network import (
+    POLARITY_SUFFIX,
+    SCALE_MARK,
+    TTA_SUFFIX,
+    NetworkSegmenter,
+    mode_suffix,
+)
 
 __all__ = [
     "PLUGIN_GROUP",
@@ -67,11 +73,12 @@ class ClassicalSegmenter:
 
 @dataclass(frozen=True)
 class _NetworkSpec:
-    """A network segmenter named as ``BASE[@SCALE][+tta]``."""
+    """A network segmenter named as ``BASE[@SCALE][+tta][+pol]``."""
 
     weights: str  # a shipped model's name or a weight file's path
     flip_average: bool = False
     scale: float | None = None  # None: the paper's half resolution
+    polarity: bool = False  # doubtful images also seen inverted
 
     def load(self, engine: str | None) -> Segmenter:
         from hts.engines.select import auto_engine_name
@@ -82,12 +89,13 @@ class _NetworkSpec:
             engine=engine or auto_engine_name(weights),  # timed on this CPU, see select
             flip_average=self.flip_average,
             scale=self.scale,
+            polarity=self.polarity,
         )
 
     def model_id(self) -> str:
         """The model id the segmenter will carry, read from the weight file alone."""
         return weights_model_id(model_path(self.weights)) + mode_suffix(
-            scale=self.scale, flip_average=self.flip_average
+            scale=self.scale, flip_average=self.flip_average, polarity=self.polarity
         )
 
 
@@ -133,7 +141,8 @@ def available_segmenters() -> list[str]:
 def _network_spec(name: str) -> _NetworkSpec | None:
     """The network segmenter ``name`` asks for: the shipped U-Net (``unet``) or a weight
     file, either optionally followed by ``@SCALE`` (network input scale instead of the
-    paper's 0.5) and then ``+tta`` (flip averaging); None for any other segmenter."""
+    paper's 0.5), then ``+tta`` (flip averaging), then ``+pol`` (doubtful images also seen
+    inverted, `hts.segment.network.PolarityRule`); None for any other segmenter."""
     if name in _FACTORIES and _FACTORIES[name] is not _unet:
         return None
 
@@ -144,8 +153,10 @@ def _network_spec(name: str) -> _NetworkSpec | None:
             return base
         return None
 
-    base = name.removesuffix(TTA_SUFFIX)
-    flip_average = base != name
+    unpolar = name.removesuffix(POLARITY_SUFFIX)
+    polarity = unpolar != name
+    base = unpolar.removesuffix(TTA_SUFFIX)
+    flip_average = base != unpolar
     scale: float | None = None
     head, mark, tail = base.rpartition(SCALE_MARK)
     if mark and weights(head) is not None:
@@ -160,7 +171,7 @@ def _network_spec(name: str) -> _NetworkSpec | None:
             raise ValueError(f"segmenter {name!r}: input scale {scale:g} is outside 0.1-2")
         base = head
     found = weights(base)
-    return None if found is None else _NetworkSpec(found, flip_average, scale)
+    return None if found is None else _NetworkSpec(found, flip_average, scale, polarity)
 
 
 @functools.cache
@@ -171,7 +182,8 @@ def get_segmenter(name: str, engine: str | None = None) -> Segmenter:
     the ``hts.segmenters`` entry-point group of an installed package (its factory is called
     with the engine name), or the path of a weight file.
     ``unet`` and weight files take ``@SCALE`` (network input scale, default the paper's
-    0.5) and then ``+tta`` (flip-averaged), e.g. ``unet@0.6+tta``; see `NetworkSegmenter`.
+    0.5), then ``+tta`` (flip-averaged), then ``+pol`` (doubtful images also seen
+    inverted), e.g. ``unet@0.6+tta``; see `NetworkSegmenter`.
     ``engine`` picks the inference engine of network segmenters (default: automatic).
     """
     if name in _FACTORIES:
@@ -191,7 +203,7 @@ def get_segmenter(name: str, engine: str | None = None) -> Segmenter:
     )
     raise ValueError(
         f"unknown segmenter {name!r}; available: {', '.join(available_segmenters())}, "
-        f"the path of a weight file, or unet or a weight file followed by @SCALE and/or +tta{hint}"
+        f"the path of a weight file, or unet or a weight file followed by @SCALE, +tta and/or +pol{hint}"
     )
 
 
