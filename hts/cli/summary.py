@@ -29,8 +29,12 @@ def summarise_results(path: Path | str) -> str:
     ]
     days = ds.day.values
     first, last = 0, ds.sizes["timepoint"] - 1
+
+    def when(t: int) -> str:  # the time point's index where its day is unknown
+        return f"t{t}" if np.isnan(days[t]) else f"day {days[t]:.1f}"
+
     lines.append(
-        f"{'arm':<24s} {'n':>3s} {f'd(day {days[first]:g}) um':>14s} {f'd(day {days[last]:g}) um':>14s}"
+        f"{'arm':<24s} {'n':>3s} {f'd({when(first)}) um':>14s} {f'd({when(last)}) um':>14s}"
     )
     for arm in sorted(set(ds.arm.values.tolist())):
         sel = ds.diameter_um.values[ds.arm.values == arm]

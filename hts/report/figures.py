@@ -43,6 +43,12 @@ def _colours(n: int) -> list[Any]:
     return [cmap(0.9 * i / max(n - 1, 1)) for i in range(n)]
 
 
+def _legend(ax: Any, **kwargs: Any) -> None:
+    """A legend where something is labelled (matplotlib warns on an empty one)."""
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(**kwargs)
+
+
 def figure_png(figure: Figure) -> bytes:
     """PNG bytes of a figure."""
     buffer = io.BytesIO()
@@ -135,7 +141,7 @@ def kaplan_meier_figure(endpoints: xr.Dataset) -> Figure:
     ax.set_ylabel("relapse-free fraction")
     ax.set_title(f"Kaplan-Meier, {level:.0%} confidence bands", fontsize=10)
     ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=8, loc="lower left")
+    _legend(ax, fontsize=8, loc="lower left")
     return fig
 
 
@@ -165,7 +171,7 @@ def scp_figure(endpoints: xr.Dataset) -> Figure:
     ax.set_xlabel(f"dose ({unit})" if unit else "dose")
     ax.set_ylabel("spheroid control probability")
     ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=8, loc="upper left")
+    _legend(ax, fontsize=8, loc="upper left")
     return fig
 
 
@@ -207,6 +213,6 @@ def qc_figure(counts: dict[str, dict[str, int]]) -> Figure:
     ax.set_xticks(x, [f.replace("_", " ") for f in flags], fontsize=8)
     ax.set_ylabel("images")
     ax.set_title("QC flags per plate", fontsize=10)
-    ax.legend(fontsize=8)
+    _legend(ax, fontsize=8)
     ax.grid(True, axis="y", alpha=0.3)
     return fig

@@ -20,7 +20,7 @@ from hts.analysis.params import EndpointParams
 if TYPE_CHECKING:
     import xarray as xr
 
-__all__ = ["render_html", "write_report"]
+__all__ = ["render_html", "time_problem", "write_report"]
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +44,32 @@ def _fmt(value: Any, digits: int = 3) -> str:
             return "not reached" if v > 0 else "-inf"
         return f"{v:.{digits}g}"
     return str(value)
+
+
+def _day(day: Any) -> str:
+    """A day after treatment for a caption or cell: ``"2.5"``, or ``"unknown"``."""
+    value = float(day)
+    return "unknown" if math.isnan(value) else f"{value:.1f}"
+
+
+def time_problem(results: xr.Dataset) -> str | None:
+    """Why growth, relapse and control cannot be measured on these results (None: they can).
+
+    They need two or more time points whose time since treatment is known.
+    """
+    known = np.isfinite(np.asarray(results["time_h"].values, dtype=np.float64))
+    if not known.any():
+        return (
+            "the time since treatment is unknown (no treatment time was given): ingest with "
+            "--treated-at, or a plate map with a treated_at column"
+        )
+    if known.sum() < 2:
+        return "the plate has one time point; growth, relapse and control need two or more"
+    return None
+
+
+def _note(text: str) -> str:
+    return f'<p class="note">{html.escape(text)}</p>'
 
 
 def _table(header: list[str], rows: list[list[Any]], *, text_columns: int = 1) -> str:
@@ -112,6 +138,32 @@ def _scalar(endpoints: xr.Dataset, name: str) -> float:
     return float(endpoints[name].values)
 
 
+def _scd50_text(endpoints: xr.Dataset, *, unit: str, no_time: str | None) -> str:
+    """SCD50 and its interval, or why there is none."""
+    scd50 = _scalar(endpoints, "scd50")
+    if not math.isfinite(scd50):
+        levels = int((endpoints["scp_n"].values > 0).sum())
+        why = no_time or (
+            f"needs spheroids of known fate at two or more doses ({levels} here)"
+            if levels < 2
+            else "the logistic fit did not converge"
+        )
+        return f"not estimated: {why}"
+    lo, hi = _scalar(endpoints, "scd50_lower"), _scalar(endpoints, "scd50_upper")
+    ci = f" ({_fmt(lo)} to {_fmt(hi)})" if math.isfinite(lo) and math.isfinite(hi) else ""
+    text = f"{_fmt(scd50)} {unit}".rstrip() + ci
+    if _scalar(endpoints, "scd_slope") <= 0:
+        text += "; SCP does not rise with dose: fit not meaningful"
+    return text
+
+
+def _doubling_text(endpoints: xr.Dataset, *, no_time: str | None) -> str:
+    days = _scalar(endpoints, "untreated_doubling_time_h")
+    if math.isfinite(days):
+        return f"{_fmt(days)} h"
+    return f"not estimated: {no_time or 'no untreated arm (dose 0) with growing spheroids'}"
+
+
 def write_report(
     results_path: Path | str,
     out_html: Path | str,
@@ -163,14 +215,25 @@ def write_report(
     curves = growth_curves(results, params=params)
     endpoints = compute_endpoints(results, params=params)
     qc = fg.qc_counts(results)
-    pngs = {
-        "growth_curves": fg.figure_png(
-            fg.growth_curves_figure(curves, endpoints, relapse_factor=params.relapse_factor)
-        ),
-        "kaplan_meier": fg.figure_png(fg.kaplan_meier_figure(endpoints)),
-        "scp_dose_response": fg.figure_png(fg.scp_figure(endpoints)),
-        "qc_flags": fg.figure_png(fg.qc_figure(qc)),
+    no_time = time_problem(results)
+    has_km = bool(np.isfinite(endpoints["relapse_free"].values).any())
+    has_scp = bool((endpoints["scp_n"].values > 0).any())
+    # a panel without data says why in the page instead of showing empty axes
+    empty = {
+        "growth_curves": no_time,
+        "kaplan_meier": no_time or (None if has_km else "no spheroid has a known fate"),
+        "scp_dose_response": no_time
+        or (None if has_scp else "no dose level has spheroids of known fate"),
     }
+    pngs = {"qc_flags": fg.figure_png(fg.qc_figure(qc))}
+    if empty["growth_curves"] is None:
+        pngs["growth_curves"] = fg.figure_png(
+            fg.growth_curves_figure(curves, endpoints, relapse_factor=params.relapse_factor)
+        )
+    if empty["kaplan_meier"] is None:
+        pngs["kaplan_meier"] = fg.figure_png(fg.kaplan_meier_figure(endpoints))
+    if empty["scp_dose_response"] is None:
+        pngs["scp_dose_response"] = fg.figure_png(fg.scp_figure(endpoints))
 
     plate = Path(plate_path) if plate_path else Path(str(results.attrs.get("plate_path", "")))
     flagged = flagged_images(results)
@@ -192,29 +255,32 @@ def write_report(
 
     level = f"{params.confidence:.0%}"
     unit = str(endpoints["dose_level"].attrs.get("units", ""))
-    scd50 = _scalar(endpoints, "scd50")
+    dose = f"dose ({unit})" if unit else "dose"
     summary = [
         ("results", str(Path(results_path).resolve())),
         ("plate", str(results.attrs.get("plate", ""))),
         ("spheroids x time points", f"{results.sizes['well']} x {results.sizes['timepoint']}"),
-        (
-            f"SCD50 ({level} CI)",
-            f"{_fmt(scd50)} {unit} ({_fmt(_scalar(endpoints, 'scd50_lower'))} to "
-            f"{_fmt(_scalar(endpoints, 'scd50_upper'))})"
-            + (
-                "; SCP does not rise with dose: fit not meaningful"
-                if _scalar(endpoints, "scd_slope") <= 0
-                else ""
-            ),
-        ),
-        ("untreated doubling time", f"{_fmt(_scalar(endpoints, 'untreated_doubling_time_h'))} h"),
+        (f"SCD50 ({level} CI)", _scd50_text(endpoints, unit=unit, no_time=no_time)),
+        ("untreated doubling time", _doubling_text(endpoints, no_time=no_time)),
         ("generated", f"{datetime.now(UTC).isoformat(timespec='seconds')} by hts {__version__}"),
     ]
-    arm_table = _table(
-        ["arm", "dose", "n", "relapsed", "controlled", "unknown", "median relapse-free (d)",
-         f"median time to {params.growth_delay_factor:g} x V0 (d)", "growth delay (d)"],
-        _arm_rows(endpoints),
-    )  # fmt: skip
+    arm_rows = _arm_rows(endpoints)
+    if no_time is not None:  # counts only: every endpoint would be unknown, or wrong
+        arm_table = _table(["arm", dose, "n"], [row[:3] for row in arm_rows]) + _note(
+            f"No endpoints: {no_time}."
+        )
+    else:
+        arm_table = _table(
+            ["arm", dose, "n", "relapsed", "controlled", "unknown", "median relapse-free (d)",
+             f"median time to {params.growth_delay_factor:g} x V0 (d)", "growth delay (d)"],
+            arm_rows,
+        )  # fmt: skip
+        if any(float(row[-1]) < 0 for row in arm_rows):
+            arm_table += _note(
+                f"A negative growth delay: the arm reached {params.growth_delay_factor:g} x V0 "
+                "sooner than the untreated arm (a treatment that does not slow growth, or the "
+                "spread between spheroids)."
+            )
     scp_rows = [
         [d, int(n), int(c), s, lo, hi]
         for d, n, c, s, lo, hi in zip(
@@ -228,28 +294,40 @@ def write_report(
     listed = flagged.head(200)
     flagged_table = _table(
         ["well", "day", "flags", "volume (um3)"],
-        [[r.well, r.day, r.flags, r.volume_um3] for r in listed.itertuples()],
+        [
+            [r.well, _day(r.day), r.flags.replace("+", ", "), r.volume_um3]
+            for r in listed.itertuples()
+        ],
     )
     params_rows = [[k, json.dumps(v)] for k, v in json.loads(params.to_json()).items()]
+
+    def panel(name: str, alt: str, note: str) -> str:
+        why = empty[name]
+        if why is not None:
+            return _note(f"No {alt}: {why}.")
+        return _img(pngs[name], alt) + note
+
     sections = [
         (
             "Growth curves",
-            _img(pngs["growth_curves"], "growth curves per arm")
-            + '<p class="note">Grey: each spheroid (usable points); coloured: median per arm; '
-            "red crosses: QC-flagged points, shown but not fitted; orange dots: relapse.</p>",
+            panel("growth_curves", "growth curves",
+                  '<p class="note">Grey: each spheroid (usable points); coloured: median per arm; '
+                  "red crosses: QC-flagged points, shown but not fitted; orange dots: relapse.</p>"),
         ),
         ("Endpoints per arm", arm_table),
         (
             "Relapse-free fraction (Kaplan-Meier)",
-            _img(pngs["kaplan_meier"], "Kaplan-Meier curves") + f'<p class="note">{level} pointwise '
-            "confidence bands. For the untreated arm the event is growth past the relapse threshold.</p>",
+            panel("kaplan_meier", "relapse-free curves", f'<p class="note">{level} pointwise '
+                  "confidence bands. For the untreated arm the event is growth past the relapse "
+                  "threshold.</p>"),
         ),
         (
             "Spheroid control probability",
-            _img(pngs["scp_dose_response"], "SCP against dose")
-            + _table(["dose", "n", "controlled", "SCP", f"{level} CI low", f"{level} CI high"], scp_rows)
-            + f'<p class="note">Clopper-Pearson intervals; SCD50 from a maximum-likelihood logistic fit, '
-            f"profile-likelihood interval; Wald SE {_fmt(_scalar(endpoints, 'scd50_se'))} {html.escape(unit)}.</p>",
+            panel("scp_dose_response", "dose-response",
+                  _table([dose, "n", "controlled", "SCP", f"{level} CI low", f"{level} CI high"], scp_rows)
+                  + '<p class="note">Clopper-Pearson intervals; SCD50 from a maximum-likelihood '
+                  "logistic fit, profile-likelihood interval; Wald SE "
+                  f"{html.escape((_fmt(_scalar(endpoints, 'scd50_se')) + ' ' + unit).strip())}.</p>"),
         ),
         ("Quality control", _img(pngs["qc_flags"], "QC flags per plate") + qc_table),
         (

@@ -39,7 +39,7 @@ class Montage:
     image : (Y, X, 3) uint8
         BGR tiles (OpenCV order; :meth:`png` encodes it).
     labels : tuple of str
-        One per tile: well, day and flags.
+        One per tile: well and day (line 1), flags (line 2).
     n_flagged : int
         Flagged images in the results (the montage may show fewer).
     """
@@ -85,11 +85,34 @@ def overlay_tile(
     if len(contour_xy):
         points = np.round(np.asarray(contour_xy, dtype=np.float64) * scale).astype(np.int32)
         cv2.polylines(tile, [points.reshape(-1, 1, 2)], isClosed=True, color=_RED, thickness=2)
-    caption = np.full((22, width_px, 3), 255, dtype=np.uint8)
-    cv2.putText(
-        caption, label[:40], (4, 15), cv2.FONT_HERSHEY_SIMPLEX, 0.38, (0, 0, 0), 1, cv2.LINE_AA
-    )
+    lines = _wrap(label, max(8, width_px // 6))  # about 6 px per character at this size
+    caption = np.full((6 + 16 * len(lines), width_px, 3), 255, dtype=np.uint8)
+    for k, line in enumerate(lines):
+        cv2.putText(
+            caption, line, (4, 15 + 16 * k), cv2.FONT_HERSHEY_SIMPLEX, 0.38, (0, 0, 0), 1,
+            cv2.LINE_AA,
+        )  # fmt: skip
     return np.vstack([tile, caption])
+
+
+def _wrap(label: str, width: int) -> list[str]:
+    """A caption's lines: its own lines, each cut at spaces to ``width`` characters."""
+    out: list[str] = []
+    for part in label.splitlines() or [""]:
+        line = ""
+        for word in part.split(" "):
+            if line and len(line) + 1 + len(word) > width:
+                out.append(line)
+                line = word
+            else:
+                line = f"{line} {word}" if line else word
+        out.append(line)
+    return out
+
+
+def _day_label(time_h: float, timepoint: int) -> str:
+    """``"day 2.5"``; the time point's index where its time since treatment is unknown."""
+    return f"time point {timepoint}" if math.isnan(time_h) else f"day {time_h / 24.0:.1f}"
 
 
 def tile_grid(tiles: list[np.ndarray], *, columns: int = 6, gap_px: int = 4) -> np.ndarray:
@@ -146,9 +169,9 @@ def flagged_montage(
         field = int(results["field"].values[w])
         image = plate.read_image(WellId.parse(well_name), field, int(t))
         flags = QCFlags.from_bits(int(bits[w, t]))
-        names = "+".join(n for n in QCFlags.__dataclass_fields__ if getattr(flags, n))
-        day = float(results["time_h"].values[t]) / 24.0
-        label = f"{results['well'].values[w]} d{day:g} {names}"
+        names = ", ".join(n for n in QCFlags.__dataclass_fields__ if getattr(flags, n))
+        when = _day_label(float(results["time_h"].values[t]), int(t))
+        label = f"{results['well'].values[w]} {when}\n{names}"
         # one element: a lazy store reads one chunk, not every contour
         contour = decode_contour(str(results["contour"][w, t].values))
         tiles.append(overlay_tile(image, contour, label, width_px=width_px))

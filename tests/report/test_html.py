@@ -55,3 +55,62 @@ def test_parameters_reach_the_report(segmented_plate, tmp_path: Path) -> None:
     assert "not found: montage left out" in text
     assert not (tmp_path / "figs" / "flagged_montage.png").exists()
     assert (tmp_path / "figs" / "growth_curves.png").exists()
+
+
+def _plate(base: Path, threads, *, days: tuple[int, ...], plate_map: bool, **kw) -> Path:
+    """A disk plate (three wells) ingested and segmented (classical): its results store."""
+    from hts.distributed.run import run_plate
+    from hts.io import IngestOptions, ingest
+    from hts.testing import write_disk_plate
+
+    write_disk_plate(base / "images", days=days, plate_map=plate_map, **kw)
+    options = IngestOptions(plate_map=base / "images_plate_map.csv" if plate_map else None)
+    ingest(base / "images", base / "P.zarr", options=options, cluster=threads)
+    run_plate(base / "P.zarr", base / "R.zarr", segmenter="classical", cluster=threads)
+    return base / "R.zarr"
+
+
+def _visible_text(page: str) -> str:
+    return re.sub(r"<[^>]+>", " ", re.sub(r"data:image/png;base64,[^\"]+", "", page))
+
+
+@pytest.mark.parametrize(
+    ("days", "plate_map", "why"),
+    [
+        ((0,), True, "the plate has one time point"),
+        ((0, 1, 2), False, "the time since treatment is unknown"),
+    ],
+    ids=["one-time-point", "unknown-times"],
+)
+def test_panels_without_data_say_why_and_nothing_reads_nan(
+    tmp_path: Path, threads, days: tuple[int, ...], plate_map: bool, why: str
+) -> None:
+    import warnings
+
+    # disks wider than the image: flagged (no_object), so the montage and the table list them
+    results = _plate(tmp_path, threads, days=days, plate_map=plate_map, radius_px=52.0)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        out = write_report(results, tmp_path / "report.html")
+    assert not [str(w.message) for w in caught]  # e.g. matplotlib's "No artists ... legend"
+    text = _visible_text(out.read_text(encoding="utf-8"))
+    assert not re.search(r"\bd?nan\b|\bd0\.\d{3,}|– to –|–\s+\(|\bcontrolled\b", text), text
+    for panel in ("growth curves", "relapse-free curves", "dose-response"):
+        assert f"No {panel}: {why}" in text
+    assert f"not estimated: {why}" in text and f"No endpoints: {why}" in text
+    figures = {p.stem for p in tmp_path.joinpath("report_figures").iterdir()}
+    assert figures == {"qc_flags", "flagged_montage"}  # no empty axes
+    assert re.search(r"dose \(Gy\)", text) or not plate_map  # units shown for dose
+    flagged_days = re.findall(r"B02\s+(\S+)\s+no_object", text)  # well, day, flags
+    assert flagged_days and set(flagged_days) <= ({"0.0"} if plate_map else {"unknown"})
+
+
+def test_montage_captions_keep_every_flag_name(tmp_path: Path, threads) -> None:
+    from hts.report.montage import flagged_montage
+    from hts.results import open_results
+
+    results = _plate(tmp_path, threads, days=(0, 1), plate_map=False, radius_px=52.0)
+    montage = flagged_montage(open_results(results), tmp_path / "P.zarr")
+    assert len(montage.labels) == 6 and all(
+        re.fullmatch(r"[BC]0[23] time point [01]\nno_object", lab) for lab in montage.labels
+    ), montage.labels
