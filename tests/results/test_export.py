@@ -47,3 +47,17 @@ def test_write_table_round_trips(segmented_plate, tmp_path, suffix: str) -> None
 def test_unknown_format_is_refused(segmented_plate, tmp_path) -> None:
     with pytest.raises(ValueError, match="csv"):
         write_table(segmented_plate[2], tmp_path / "table.xlsx")
+
+
+def test_each_row_names_the_file_its_image_came_from(segmented_plate, tmp_path) -> None:
+    from pathlib import Path
+
+    synthetic, _, results_path = segmented_plate
+    table = pd.read_csv(write_table(results_path, tmp_path / "t.csv"), keep_default_na=False)
+    files = [Path(f) for f in table.source_file]
+    assert all((synthetic.images_dir / f).is_file() for f in files)  # relative to the source
+    assert len(set(files)) == len(files)  # one file per image
+    for f, well in zip(files, table.well_name, strict=True):
+        assert f"_{well}_" in f.name or f"_{well.replace('0', '', 1)}_" in f.name, (f, well)
+    moved = tidy_table(open_results(results_path), plate_path=tmp_path / "nowhere.zarr")
+    assert set(moved.source_file) == {""}  # no plate: the column is empty, not wrong
