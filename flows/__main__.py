@@ -1,6 +1,7 @@
 """Run a flow once from the shell, against Prefect's ephemeral local API or ``PREFECT_API_URL``.
 
     python -m flows nightly --source INCOMING --plate PLATE.zarr [--plate-map MAP.csv]
+        [--pattern PRESET_OR_REGEX | --manifest FILES.csv]
     python -m flows reprocess --archive FOLDER | --plates A.zarr B.zarr  [--model unet]
 
 ``--scheduler ADDRESS`` runs on an existing Dask cluster; otherwise local worker processes.
@@ -30,17 +31,35 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument(
             "--model",
             default="unet",
-            help="segmenter: unet (default), unet@0.6+tta, classical, FILE.pt[@SCALE][+tta]",
+            help="segmenter: unet (default), unet@0.6+tta, classical, FILE.pt[@SCALE][+tta], or "
+            "the name of an installed segmenter plugin",
         )
         p.add_argument("--engine", help="inference engine (default: automatic)")
         p.add_argument("--scheduler", help="address of a running Dask scheduler")
         p.add_argument("--workers", type=int, help="local worker processes (default: cores)")
-        p.add_argument("--retries", type=int, default=2)
+        p.add_argument(
+            "--retries", type=int, default=2, help="retries of a failed step (default: 2)"
+        )
         if name == "nightly":
             p.add_argument("--source", required=True, help="folder the microscope writes to")
             p.add_argument("--plate", required=True, help="the plate, PLATE.zarr")
-            p.add_argument("--plate-map", help="plate map CSV")
-            p.add_argument("--pixel-size-um", type=float)
+            p.add_argument("--plate-map", help="plate map CSV (per-well metadata)")
+            names = p.add_mutually_exclusive_group()
+            names.add_argument(
+                "--pattern",
+                default="auto",
+                help="naming preset (incucyte, imagexpress, cytation, days), 'auto' (default), "
+                "or a regex with named groups",
+            )
+            names.add_argument(
+                "--manifest",
+                help="CSV assigning files to wells and time points (docs/data-model.md)",
+            )
+            p.add_argument(
+                "--pixel-size-um",
+                type=float,
+                help="pixel size in micrometres (default: from the files' metadata)",
+            )
         else:
             p.add_argument("--plates", nargs="+", help="plates to reprocess")
             p.add_argument("--archive", help="folder searched for plates")
@@ -77,6 +96,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             source=args.source,
             plate=args.plate,
             plate_map=args.plate_map,
+            pattern=args.pattern,
+            manifest=args.manifest,
             pixel_size_um=args.pixel_size_um,
             **common,
         )

@@ -144,6 +144,7 @@ def nightly_screen(
     results: str | None = None,
     plate_map: str | None = None,
     pattern: str = "auto",
+    manifest: str | None = None,
     pixel_size_um: float | None = None,
     treated_at: datetime | None = None,
     model: str = "unet",
@@ -165,8 +166,10 @@ def nightly_screen(
         The plate (``PLATE.zarr``), created on the first run.
     results
         Results store; default ``PLATE.results.zarr`` beside the plate.
-    plate_map, pattern, pixel_size_um, treated_at
-        As for ``hts ingest``.
+    plate_map, pattern, manifest, pixel_size_um, treated_at
+        As for ``hts ingest``: ``pattern`` is a naming preset or a regex with named groups;
+        ``manifest`` a CSV assigning files to wells and time points instead
+        (docs/data-model.md).
     model, engine
         Segmenter (``unet``, ``classical``, a weight file) and inference engine.
     cluster
@@ -183,6 +186,7 @@ def nightly_screen(
     results = results or str(default_results_path(plate))
     options = IngestOptions(
         pattern=pattern,
+        manifest=Path(manifest) if manifest else None,
         plate_map=Path(plate_map) if plate_map else None,
         pixel_size_um=pixel_size_um,
         treated_at=treated_at,

@@ -55,3 +55,27 @@ def test_a_nightly_run_from_the_shell_prints_no_warning_traceback_or_dask_log(
     for noise in ("Traceback", "Warning", "WARNING", "ERROR", "distributed.", "8787"):
         assert noise not in done.stderr, done.stderr
     assert len(done.stderr.splitlines()) < 30, done.stderr  # Prefect's own run log
+
+
+def test_a_folder_the_presets_do_not_know_goes_through_with_a_pattern_or_a_manifest(
+    tmp_path: Path, scheduler: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    files = write_disk_plate(tmp_path / "incucyte", plate_map=False)
+    odd = tmp_path / "odd"
+    odd.mkdir()
+    rows = ["path,well,days"]
+    for (well, day), path in files.items():
+        path.rename(odd / f"scan-{well}-day{day}.tif")
+        rows.append(f"scan-{well}-day{day}.tif,{well},{day}")
+    manifest = tmp_path / "files.csv"
+    manifest.write_text("\n".join(rows) + "\n")
+    common = ["--model", "classical", "--scheduler", scheduler, "--source", str(odd)]
+    pattern = r"scan-(?P<well>[A-P]\d+)-day(?P<days>\d+)\.tif"
+    for option in (["--pattern", pattern], ["--manifest", str(manifest)]):
+        plate = tmp_path / f"{option[0].strip('-')}.zarr"
+        assert main(["nightly", "--plate", str(plate), *option, *common]) == 0
+        out = capsys.readouterr().out
+        assert "| new images ingested | 9 |" in out and "| images processed | 9 |" in out
+    with pytest.raises(SystemExit):  # one or the other
+        main(["nightly", "--plate", str(plate), "--pattern", pattern, "--manifest", "x.csv",
+              *common])  # fmt: skip
