@@ -7,9 +7,20 @@ from typing import Any
 
 from distributed import WorkerPlugin
 
-__all__ = ["SegmenterPlugin"]
+__all__ = ["SegmenterPlugin", "describe_segmenter"]
 
 log = logging.getLogger(__name__)
+
+
+def describe_segmenter(segmenter: str, engine: str | None = None) -> str:
+    """What this process runs for ``segmenter``: its model id and inference engine, e.g.
+    ``unet-r34-v5 on openvino-cpu-bf16`` (run on a worker: the automatic choice is its own)."""
+    from hts.segment.registry import get_segmenter
+
+    model = get_segmenter(segmenter, engine)
+    loaded = getattr(model, "engine", None)
+    name = getattr(loaded, "name", None)
+    return f"{model.model_id} on {name}" if name else f"{model.model_id} (no inference engine)"
 
 
 class SegmenterPlugin(WorkerPlugin):

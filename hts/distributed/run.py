@@ -19,7 +19,7 @@ import numpy as np
 
 from hts.distributed.block import Block, process_block
 from hts.distributed.cluster import ClusterSpec, dask_client, map_bounded
-from hts.distributed.plugin import SegmenterPlugin
+from hts.distributed.plugin import SegmenterPlugin, describe_segmenter
 from hts.io.lock import StoreLock
 from hts.io.omezarr import PlateStore
 from hts.measure.qc import count_flags, flagged_warning, format_flag_counts
@@ -258,6 +258,11 @@ def _run_blocks(
     with dask_client(cluster or ClusterSpec()) as client:
         plugin = SegmenterPlugin(segmenter, engine)
         client.register_plugin(plugin)  # the model loads once per worker, now and on restarts
+        # which engine each worker chose (-v); a worker that cannot load it fails its blocks
+        loaded = client.run(describe_segmenter, segmenter, engine, on_error="return")
+        for worker, runs in sorted(loaded.items()):
+            if isinstance(runs, str):
+                log.info("worker %s runs %s", worker, runs)
         map_bounded(
             client,
             process_block,

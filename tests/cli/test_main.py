@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -150,3 +151,22 @@ def test_run_counts_qc_flags_and_warns_when_most_images_are_flagged(
         "suit these images; check a few with `hts evaluate`"
         in warned[0].getMessage()
     )
+
+
+def test_verbose_says_which_engine_ran(
+    disk_folder: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    pytest.importorskip("torch")
+    pytest.importorskip("segmentation_models_pytorch")
+    from hts.segment.unet import ModelConfig, build_model, save_weights
+
+    weights = save_weights(
+        build_model(), tmp_path / "tiny.pt", config=ModelConfig(), model_id="tiny"
+    )
+    plate = tmp_path / "P.zarr"
+    assert main(["-q", "ingest", str(disk_folder), "--out", str(plate)]) == 0
+    caplog.set_level("INFO")
+    run = ["-v", "-q", "run", str(plate), "--model", str(weights), "--engine", "torch"]
+    assert main([*run, "--workers", "1"]) == 0
+    said = [r.getMessage() for r in caplog.records if r.name == "hts.distributed.run"]
+    assert any(re.search(r"worker tcp://\S+ runs tiny on torch-cpu-\w+", m) for m in said), said
