@@ -9,7 +9,7 @@ import sys
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from hts import __version__
 from hts.io.lock import StoreLocked
@@ -23,6 +23,31 @@ __all__ = ["main"]
 EXIT_INCOMPLETE = 3
 
 log = logging.getLogger("hts.cli")
+
+
+class _HelpFormatter(argparse.HelpFormatter):
+    """Says an option's default where its help does not already."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        default = action.default
+        if (
+            action.option_strings
+            and "default" not in text
+            and default is not None
+            and default is not False
+            and default != argparse.SUPPRESS
+        ):
+            text += " (default: %(default)s)"
+        return text
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser (and so each subcommand's) with `_HelpFormatter`."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", _HelpFormatter)
+        super().__init__(*args, **kwargs)
 
 
 def _add_cluster_args(parser: argparse.ArgumentParser) -> None:
@@ -47,7 +72,7 @@ def _add_cluster_args(parser: argparse.ArgumentParser) -> None:
 
 
 def _build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="hts",
         description="High-throughput segmentation and growth analysis of tumour spheroid images.",
     )
@@ -66,7 +91,7 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--days", type=int, default=10, help="days imaged after treatment (day 0 included)"
     )
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="random seed: the same seed, the same plate")
     p.add_argument("--plate", default="SYN01", help="plate name used in file names")
     p.set_defaults(func=_cmd_synth)
 
@@ -153,16 +178,19 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--model",
         default="unet",
-        help="segmenter: unet (default), classical, or a weight file; append @0.6 to run the "
-        "network on 0.6 of the image size instead of half, and/or +tta to average it over "
-        "flips (unet@0.6+tta: lower error with debris, about 5x the time)",
+        help="segmenter: unet (default), classical, a weight file, or the name of an installed "
+        "segmenter plugin (hts.segmenters entry points); append @0.6 to run the network on 0.6 "
+        "of the image size instead of half, and/or +tta to average it over flips "
+        "(unet@0.6+tta: lower error with debris, about 5x the time)",
     )
     p.add_argument(
         "--engine",
         help="inference engine: openvino, onnxruntime, torch, tensorrt (default: automatic: "
         "tensorrt on a GPU, else openvino (bf16 where the CPU has it), else onnxruntime)",
     )
-    p.add_argument("--batch-size", type=int, default=8, help="images per engine call")
+    p.add_argument(
+        "--batch-size", type=int, default=8, help="images per engine call (memory grows with it)"
+    )
     p.add_argument(
         "--redo",
         action="store_true",
@@ -220,14 +248,21 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--figures", type=Path, help="folder for the PNG figures (default: OUT's stem + _figures)"
     )
+    endpoint_default = "default: as hts.analysis.EndpointParams sets it; the report lists it"
     p.add_argument(
-        "--relapse-factor", type=float, help="relapse: volume exceeds this x the reference volume"
+        "--relapse-factor",
+        type=float,
+        help=f"relapse: volume exceeds this x the reference volume ({endpoint_default})",
     )
     p.add_argument(
-        "--relapse-reference", choices=("treatment", "nadir"), help="reference volume for relapse"
+        "--relapse-reference",
+        choices=("treatment", "nadir"),
+        help=f"reference volume for relapse: at treatment or the smallest after ({endpoint_default})",
     )
     p.add_argument(
-        "--growth-delay-factor", type=float, help="growth delay: time to reach this x V(treatment)"
+        "--growth-delay-factor",
+        type=float,
+        help=f"growth delay: time to reach this x V(treatment) ({endpoint_default})",
     )
     p.add_argument("--max-montage", type=int, default=24, help="most flagged images in the montage")
     p.set_defaults(func=_cmd_report)
@@ -244,9 +279,9 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--dir", type=Path, default=Path("demo"), help="working folder (default: ./demo)"
     )
-    p.add_argument("--wells", type=int, default=12)
-    p.add_argument("--days", type=int, default=8)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--wells", type=int, default=12, help="wells (spheroids) of the demo plate")
+    p.add_argument("--days", type=int, default=8, help="days imaged after treatment")
+    p.add_argument("--seed", type=int, default=0, help="random seed of the synthetic plate")
     p.add_argument(
         "--model",
         default="unet",

@@ -170,3 +170,25 @@ def test_verbose_says_which_engine_ran(
     assert main([*run, "--workers", "1"]) == 0
     said = [r.getMessage() for r in caplog.records if r.name == "hts.distributed.run"]
     assert any(re.search(r"worker tcp://\S+ runs tiny on torch-cpu-\w+", m) for m in said), said
+
+
+def test_every_option_says_what_it_means_and_its_default() -> None:
+    import argparse
+
+    from hts.cli.main import _build_parser
+
+    parser = _build_parser()
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    for name, command in sub.choices.items():
+        if name == "train":  # training/cli.py's options: the training work's own
+            continue
+        formatter = command._get_formatter()
+        for action in command._actions:
+            if not action.option_strings or action.help == argparse.SUPPRESS:
+                continue
+            if "-h" in action.option_strings:
+                continue
+            text = formatter._expand_help(action) if action.help else ""
+            assert text.strip(), f"hts {name} {action.option_strings[0]}: no help"
+            if action.default is not None and action.default is not False:
+                assert "default" in text, f"hts {name} {action.option_strings[0]}: {text!r}"
