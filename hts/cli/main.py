@@ -106,7 +106,8 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--manifest",
         type=Path,
-        help="CSV assigning files to wells and time points (instead of --pattern)",
+        help="CSV assigning files to wells and time points, instead of --pattern "
+        "(columns: docs/data-model.md)",
     )
     p.add_argument(
         "--plate-map",

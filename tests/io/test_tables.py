@@ -29,3 +29,22 @@ def test_manifest_columns_are_checked_and_minutes_add_up(tmp_path: Path) -> None
     path.write_text("path,well,days,hours,minutes\na.tif,B2,1,5,30\n")
     (fields,) = read_manifest(path, source=tmp_path).values()
     assert fields.time_h == pytest.approx(29.5)
+
+
+def test_the_documented_manifest_is_the_one_read(tmp_path: Path) -> None:
+    """Issue 13, case 15: the manifest's format was documented only in a docstring."""
+    import re
+
+    from hts.io.tables import _MANIFEST_COLUMNS
+
+    doc = Path(__file__).resolve().parents[2] / "docs" / "data-model.md"
+    section = doc.read_text(encoding="utf-8").split("### File names and the manifest")[1]
+    section = section.split("\n### ")[0]
+    rows = re.findall(r"^\| (`[a-z_]+`(?:, `[a-z_]+`)*) \|", section, re.M)
+    assert {c for row in rows for c in re.findall(r"`([a-z_]+)`", row)} == set(_MANIFEST_COLUMNS)
+    manifest = tmp_path / "files.csv"
+    manifest.write_text(section.split("```csv\n")[1].split("```")[0])
+    read = read_manifest(manifest, source=tmp_path)
+    first = read[(tmp_path / "day0" / "scan-B3.tif").resolve()]
+    assert first.well == WellId.parse("B3") and first.field == 1 and first.time_h == 0.0
+    assert read[(tmp_path / "day1" / "scan-B3.tif").resolve()].time_h == 24.0
