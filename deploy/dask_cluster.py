@@ -1,11 +1,13 @@
-"""Dask workers as SLURM jobs for ``hts run --scheduler``: start, print the address, wait.
+"""Dask workers as batch jobs (SLURM or Grid Engine) for ``hts run --scheduler``: start
+them, write the scheduler's address, keep them until stopped.
 
-    python deploy/slurm/dask_cluster.py --jobs 4 --config deploy/slurm/jobqueue.yaml &
+    python deploy/dask_cluster.py --jobs 4 --config deploy/slurm/jobqueue.yaml &
     hts run PLATE.zarr --scheduler "$(cat scheduler-address)"   # once the file exists
+    python deploy/dask_cluster.py --kind sge --jobs 4 --config deploy/sge/jobqueue.yaml &
 
 The scheduler runs in this process; each job is one worker that advertises the ``GPU``
-resource (see ``jobqueue.yaml``). A job that ends (``scancel``, walltime) is replaced. On
-SIGTERM or Ctrl-C the jobs are cancelled and the scheduler stops.
+resource (see the ``jobqueue.yaml`` files). A job that ends (``scancel``/``qdel``, its
+walltime) is replaced. On SIGTERM or Ctrl-C the jobs are cancelled and the scheduler stops.
 """
 
 from __future__ import annotations
@@ -19,9 +21,18 @@ import time
 from pathlib import Path
 from typing import Any
 
-from flows.cluster import ClusterConfig, slurm_cluster
+from flows.cluster import ClusterConfig, load_jobqueue_config, slurm_cluster
 
 log = logging.getLogger("hts.deploy.slurm")
+
+
+def _sge_cluster(config: Path | None) -> Any:
+    """A ``dask_jobqueue.SGECluster`` from the ``jobqueue.sge`` configuration (no jobs yet)."""
+    from dask_jobqueue import SGECluster
+
+    if config:
+        load_jobqueue_config(config)
+    return SGECluster()
 
 
 def _replace_lost_jobs(cluster: Any, seen: set[str], jobs: int) -> set[str]:
@@ -30,7 +41,7 @@ def _replace_lost_jobs(cluster: Any, seen: set[str], jobs: int) -> set[str]:
     alive = {w["name"] for w in cluster.scheduler_info.get("workers", {}).values()}
     lost = [name for name in cluster.worker_spec if name in seen and name not in alive]
     for name in lost:
-        log.warning("worker %s left (its SLURM job ended): submitting another job", name)
+        log.warning("worker %s left (its job ended): submitting another job", name)
         del cluster.worker_spec[name]
         seen.discard(name)
     if lost:
@@ -40,8 +51,11 @@ def _replace_lost_jobs(cluster: Any, seen: set[str], jobs: int) -> set[str]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--jobs", type=int, default=1, help="SLURM jobs (Dask workers) to keep")
-    parser.add_argument("--config", help="dask-jobqueue YAML (default: Dask's configuration)")
+    parser.add_argument("--kind", choices=("slurm", "sge"), default="slurm", help="batch system")
+    parser.add_argument("--jobs", type=int, default=1, help="jobs (Dask workers) to keep")
+    parser.add_argument(
+        "--config", type=Path, help="dask-jobqueue YAML (default: Dask's configuration)"
+    )
     parser.add_argument(
         "--address-file",
         type=Path,
@@ -54,9 +68,18 @@ def main(argv: list[str] | None = None) -> int:
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    config = ClusterConfig(kind="slurm", jobs=args.jobs, jobqueue_config=args.config)
     t0 = time.monotonic()
-    with slurm_cluster(config) as cluster:
+    if args.kind == "sge":
+        cluster_cm = _sge_cluster(args.config)
+    else:
+        cluster_cm = slurm_cluster(
+            ClusterConfig(
+                kind="slurm",
+                jobs=args.jobs,
+                jobqueue_config=str(args.config) if args.config else None,
+            )
+        )
+    with cluster_cm as cluster:
         cluster.scale(jobs=args.jobs)
         from distributed import Client
 

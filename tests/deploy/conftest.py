@@ -31,6 +31,8 @@ from hts.results import Status, open_results
 ROOT = Path(__file__).resolve().parents[2]
 SLURM_SCRIPT = ROOT / "deploy" / "slurm" / "local-cluster.sh"
 JOBQUEUE_YAML = ROOT / "deploy" / "slurm" / "jobqueue.yaml"
+SGE_SCRIPT = ROOT / "deploy" / "sge" / "local-cluster.sh"
+SGE_JOBQUEUE_YAML = ROOT / "deploy" / "sge" / "jobqueue.yaml"
 BIN = Path(sys.executable).parent
 #: the test segmenter plugin (tests/conftest.py): classical, slowed by HTS_TEST_DELAY_S
 SLOW = "slow-classical"
@@ -161,6 +163,77 @@ def site_jobqueue(slurm: Slurm, folder: Path) -> Path:
         }
     )
     path = folder / "jobqueue.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+# --- Grid Engine ----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class GridEngine:
+    """A running one-node Grid Engine cell and the environment its clients need."""
+
+    folder: Path
+    env: dict[str, str]
+
+    def run(self, *command: str) -> str:
+        done = subprocess.run(
+            command, env=self.env, capture_output=True, text=True, timeout=60, check=True
+        )
+        return done.stdout
+
+    def jobs(self, states: str = "") -> list[str]:
+        """Ids of root's jobs (in ``states``, e.g. ``r``; all by default)."""
+        lines = self.run("qstat", "-u", "root", *(["-s", states] if states else [])).splitlines()
+        return [line.split()[0] for line in lines[2:] if line.strip()]
+
+
+@pytest.fixture(scope="session")
+def grid_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GridEngine]:
+    """A one-node Grid Engine cell with two GPUs as the consumable ``gpu``, for the session."""
+    if not Path("/usr/sbin/sge_qmaster").exists():
+        _as_root_or_skip("Grid Engine")
+        done = subprocess.run(
+            ["bash", str(SGE_SCRIPT), "install"], capture_output=True, text=True, timeout=600
+        )
+        if done.returncode != 0:
+            pytest.skip(
+                f"Grid Engine's Debian packages could not be installed: {done.stderr[-500:]}"
+            )
+    _as_root_or_skip("Grid Engine")
+    folder = tmp_path_factory.mktemp("sge")
+    env = {**os.environ, "SGE_ROOT": "/var/lib/gridengine", "SGE_CELL": "default"}
+    try:
+        t0 = time.monotonic()
+        subprocess.run(
+            ["bash", str(SGE_SCRIPT), "start", str(folder), "2"], env=env, check=True, timeout=120
+        )
+        print(f"\ntiming: Grid Engine cell started in {time.monotonic() - t0:.1f} s")
+        yield GridEngine(folder, env)
+    finally:
+        subprocess.run(["bash", str(SGE_SCRIPT), "stop", str(folder)], env=env, timeout=120)
+
+
+def site_sge_jobqueue(folder: Path) -> Path:
+    """``deploy/sge/jobqueue.yaml`` adapted to this node, as `site_jobqueue` does for SLURM."""
+    import yaml
+
+    config = yaml.safe_load(SGE_JOBQUEUE_YAML.read_text())
+    sge = config["jobqueue"]["sge"]
+    sge.update(
+        {
+            "cores": 1,
+            "memory": "2GiB",
+            "walltime": "00:30:00",
+            "interface": "lo",
+            "local-directory": str(folder / "dask"),
+            "log-directory": str(folder / "sge-logs"),
+            "scheduler-options": {"dashboard_address": ":0"},
+            "job-extra-directives": [
+                "-pe smp 1" if d.startswith("-pe ") else d for d in sge["job-extra-directives"]
+            ],
+        }
+    )
+    path = folder / "sge-jobqueue.yaml"
     path.write_text(yaml.safe_dump(config))
     return path
 
