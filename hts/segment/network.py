@@ -52,21 +52,29 @@ class PolarityRule:
     them. Where the first look is doubtful (its spheroid, chosen as `hts run` chooses it,
     has a mean probability under ``doubt_below``, or there is none), the network also
     sees the inverted input; its map replaces the first when its spheroid is both more
-    confident by ``gain`` and scores higher (`hts.measure.choose.choose_spheroid`).
-    Confident images cost one network pass, doubtful ones two.
+    confident by ``gain`` and scores higher (`hts.measure.choose.choose_spheroid`), and
+    covers at most ``max_area_fraction`` of the image: inverted, the bright inside of a
+    whole well is a large, confident disc. Confident images cost one network pass,
+    doubtful ones two; a bright spheroid filling more of the frame than that is not found.
     """
 
     doubt_below: float = 0.9
     gain: float = 0.08
+    max_area_fraction: float = 0.15
 
 
-def _spheroid_confidence(probability: np.ndarray) -> tuple[float, float]:
-    """(mean probability inside the chosen spheroid, its choice score); (0, -inf) if none."""
+def _spheroid_confidence(probability: np.ndarray) -> tuple[float, float, float]:
+    """(mean probability inside the chosen spheroid, its choice score, its share of the
+    image); (0, -inf, 0) if there is none."""
     choice = choose_spheroid(probability >= 0.5, probability)
     if not choice.candidates:
-        return 0.0, -math.inf
+        return 0.0, -math.inf, 0.0
     chosen = choice.spheroid.full()
-    return float(probability[chosen].mean()), float(choice.candidates[choice.index].score)
+    return (
+        float(probability[chosen].mean()),
+        float(choice.candidates[choice.index].score),
+        float(chosen.mean()),
+    )
 
 
 def _vertical(x: np.ndarray) -> np.ndarray:
@@ -157,12 +165,16 @@ class NetworkSegmenter:
         """Replace, in place, the maps of doubtful images by their inverted look where it
         finds a clearly more confident spheroid (`PolarityRule`)."""
         first = [_spheroid_confidence(p) for p in out]
-        doubtful = [i for i, (p, _) in enumerate(first) if p < rule.doubt_below]
+        doubtful = [i for i, (p, _, _) in enumerate(first) if p < rule.doubt_below]
         if not doubtful:
             return
         inverted = self._network(np.ascontiguousarray(255 - batch[doubtful]))
         for i, probs in zip(doubtful, inverted, strict=True):
             again = restore_probability(probs, original_shape=images[i].shape, config=self.config)
-            p, score = _spheroid_confidence(again)
-            if p > first[i][0] + rule.gain and score > first[i][1]:
+            p, score, share = _spheroid_confidence(again)
+            if (
+                p > first[i][0] + rule.gain
+                and score > first[i][1]
+                and share <= rule.max_area_fraction
+            ):
                 out[i] = again

@@ -24,8 +24,8 @@ class DarknessEngine:
         return np.clip(1.5 - 2.0 * x, 0.0, 1.0).astype(np.float32)  # dark -> 1, mid -> 0.5
 
 
-def _image(*, bright_on_dark: bool) -> np.ndarray:
-    """A disc of radius 30 at (100, 130) on a 200 x 260 field of grainy background.
+def _image(*, bright_on_dark: bool, radius: int = 30) -> np.ndarray:
+    """A disc of ``radius`` at (100, 130) on a 200 x 260 field of grainy background.
 
     Dark-on-light, the disc is the one dark thing. Bright-on-dark, the one-polarity network
     takes the grainy background for spheroid, with middling confidence.
@@ -34,7 +34,7 @@ def _image(*, bright_on_dark: bool) -> np.ndarray:
     grain = cv2.GaussianBlur(rng.uniform(0.0, 1.0, (200, 260)).astype(np.float32), (0, 0), 3)
     grain = (grain - grain.min()) / (grain.max() - grain.min())
     image = np.rint(20.0 + 110.0 * grain).astype(np.uint8)  # dark, grainy background
-    cv2.circle(image, (130, 100), 30, 230, thickness=-1)  # bright spheroid
+    cv2.circle(image, (130, 100), radius, 230, thickness=-1)  # bright spheroid
     return image if bright_on_dark else 255 - image
 
 
@@ -69,6 +69,17 @@ def test_a_bright_spheroid_is_found_in_the_inverted_look() -> None:
     got = checked.predict(image, pixel_size_um=2.0) >= 0.5
     assert engine.seen == 2
     assert (got & _disc()).sum() / (got | _disc()).sum() > 0.9
+
+
+def test_a_bright_disc_filling_the_frame_is_not_taken_for_the_spheroid() -> None:
+    """Inverted, the bright inside of a whole well is a large confident disc: the first
+    look is kept (and stays doubtful for QC)."""
+    plain, _ = _segmenter(polarity=False)
+    checked, engine = _segmenter(polarity=True)
+    image = _image(bright_on_dark=True, radius=95)  # about half the frame
+    got = checked.predict(image, pixel_size_um=2.0)
+    assert engine.seen == 2
+    assert np.array_equal(got, plain.predict(image, pixel_size_um=2.0))
 
 
 def test_batches_mix_both_and_only_doubtful_images_pass_twice() -> None:
