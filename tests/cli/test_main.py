@@ -130,6 +130,32 @@ def test_demo_runs_end_to_end_and_writes_a_report(
     assert html.startswith("<!DOCTYPE html>") and "data:image/png;base64," in html
 
 
+def test_demo_prints_no_warning_and_no_traceback(tmp_path: Path) -> None:
+    """As a user runs it from a shell, with another Dask dashboard (or Jupyter) on port 8787:
+    Dask warned 'Port 8787 is already in use' on every command, even with -q."""
+    import os
+    import socket
+
+    pytest.importorskip("matplotlib")
+    taken = socket.socket()
+    try:
+        taken.bind(("", 8787))
+        taken.listen()
+    except OSError:
+        pass  # already taken by something else: the same situation
+    env = {k: v for k, v in os.environ.items() if k != "DASK_LOGGING__DISTRIBUTED"}
+    command = [sys.executable, "-m", "hts.cli.main", "-q", "demo", "--dir", str(tmp_path / "d"),
+               "--wells", "4", "--days", "3", "--model", "classical", "--workers", "1"]  # fmt: skip
+    try:
+        done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
+    finally:
+        taken.close()
+    assert done.returncode == 0, done.stderr
+    assert "report:" in done.stdout
+    for noise in ("Traceback", "Warning", "WARNING", "8787"):
+        assert noise not in done.stdout + done.stderr, done.stdout + done.stderr
+
+
 def test_run_counts_qc_flags_and_warns_when_most_images_are_flagged(
     tmp_path: Path, capfd: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
 ) -> None:
