@@ -26,6 +26,7 @@ import cv2
 import numpy as np
 import torch
 
+from hts.measure.choose import choose_spheroid
 from hts.measure.metrics import jaccard_distance
 from hts.measure.morphometrics import largest_object
 from hts.segment.network import FLIPS
@@ -277,12 +278,16 @@ def predict_probability(
 
 
 def validate(model: Any, data: Dataset, *, bf16: bool, device: str = "cpu") -> dict[str, float]:
-    """Mean per-image JCD of the largest predicted object, overall and per category."""
+    """Mean per-image JCD of the predicted spheroid, overall and per category.
+
+    The spheroid is chosen as `hts run` chooses it (`choose_spheroid`, robust rule), so
+    whole-well views are scored as the pipeline measures them.
+    """
     model.eval()
     jcd: list[float] = []
     for image, mask in zip(data.images, data.masks, strict=True):
         prob = predict_probability(model, image, bf16=bf16, device=device)
-        pred, _ = largest_object(prob >= 0.5)
+        pred = choose_spheroid(prob >= 0.5, prob).spheroid.full()
         target, _ = largest_object(mask > 0)
         jcd.append(jaccard_distance(pred, target))
     model.train()
