@@ -43,7 +43,7 @@ put() {
 
 configure() {
     local dir=$1 gpus=$2 cores
-    cores=$(nproc)
+    cores=$(env -u OMP_NUM_THREADS -u OMP_THREAD_LIMIT nproc)   # nproc alone obeys OMP_NUM_THREADS
     qconf -sconf | sed 's/^min_uid .*/min_uid 0/; s/^min_gid .*/min_gid 0/' >"$dir/global"
     (cd "$dir" && qconf -Mconf global >/dev/null 2>&1)
     qconf -as localhost >/dev/null 2>&1 || true   # "already exists" on a restart
@@ -91,6 +91,8 @@ start() {
     [ -x /usr/sbin/sge_qmaster ] || die "Grid Engine is not installed (run: $0 install)"
     mkdir -p "$1"
     dir=$(cd "$1" && pwd)
+    # one cell per machine (Debian's): not beside a qmaster started elsewhere (a service)
+    ! timeout 5 qconf -sh >/dev/null 2>&1 || die "a Grid Engine qmaster is already running"
     t0=$(date +%s.%N)
     # the host's name resolves to 127.0.0.1, whose name is localhost: one host, two names
     echo "localhost $(hostname)" >"$SGE_ROOT/$SGE_CELL/common/host_aliases"

@@ -12,6 +12,7 @@
 # names a character device of DIR/dev, so `--gres=gpu:1` jobs get CUDA_VISIBLE_DEVICES and a
 # job waits while the GPUs are taken, as on a GPU cluster. The daemons run in the foreground
 # under setsid (no systemd needed); their PIDs are kept in DIR/*.pid for the stop.
+# SLURMCTLD_PORT and SLURMD_PORT (default 6817, 6818) let several clusters run side by side.
 set -euo pipefail
 
 SBIN=${SLURM_SBIN:-/usr/sbin}
@@ -29,7 +30,7 @@ install_packages() {
 
 write_config() {
     local dir=$1 gpus=$2 cpus mem_mb
-    cpus=$(nproc)
+    cpus=$(env -u OMP_NUM_THREADS -u OMP_THREAD_LIMIT nproc)   # nproc alone obeys OMP_NUM_THREADS
     # what slurmd will find, less some for the system; DefMemPerCPU keeps one job from
     # taking the whole node's memory (and so the whole node)
     mem_mb=$(awk '/MemTotal/ {print int($2 / 1024 * 0.8)}' /proc/meminfo)
