@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from hts.measure import QC_BITS
+from hts.measure.qc import DOUBTFUL_BITS
 from hts.results import Status
 
 __all__ = [
@@ -58,6 +59,8 @@ class ResultsFigures:
     qc_flags_last: dict[str, int]
     n_flagged: int
     arms: tuple[ArmFigures, ...]
+    #: measured images whose flags put the measurement in doubt (``DOUBTFUL_FLAGS``)
+    n_doubtful: int = 0
 
     @property
     def n_ok(self) -> int:
@@ -117,6 +120,7 @@ def results_figures(results: Any) -> ResultsFigures:
         qc_flags_last=qc_last,
         n_flagged=int(((bits != 0) & ok).sum()),
         arms=tuple(arms),
+        n_doubtful=int(((bits & DOUBTFUL_BITS != 0) & ok).sum()),
     )
 
 

@@ -51,6 +51,8 @@ class NightlySummary:
     #: Images this run measured that carry each QC flag, and any flag.
     qc_flags: dict[str, int] = field(default_factory=dict)
     n_flagged: int = 0
+    #: Images this run measured whose flags put the measurement in doubt.
+    n_doubtful: int = 0
 
     @property
     def n_processed(self) -> int:
@@ -62,11 +64,11 @@ class NightlySummary:
         return self.processed.get("failed", 0)
 
     def qc_warnings(self) -> tuple[str, ...]:
-        """Warnings when most images of this run, or of the whole plate, carry a QC flag."""
+        """Warnings when most images of this run, or of the whole plate, are in doubt."""
         fig = self.figures
         found = (
-            flagged_warning(self.n_flagged, self.processed.get("ok", 0)),
-            flagged_warning(fig.n_flagged, fig.n_ok),
+            flagged_warning(self.n_doubtful, self.processed.get("ok", 0)),
+            flagged_warning(fig.n_doubtful, fig.n_ok),
         )
         return tuple(dict.fromkeys(w for w in found if w is not None))
 
@@ -241,6 +243,7 @@ def nightly_screen(
         planned=outcome.reasons,
         qc_flags=outcome.qc_flags,
         n_flagged=outcome.n_flagged,
+        n_doubtful=outcome.n_doubtful,
     )
     tasks.publish_markdown(
         tasks.artifact_key("nightly", summary.plate),

@@ -53,6 +53,8 @@ class SegmentOutcome:
     qc_flags: dict[str, int] = field(default_factory=dict)
     #: images this run measured that carry any QC flag
     n_flagged: int = 0
+    #: images this run measured whose flags put the measurement in doubt
+    n_doubtful: int = 0
     #: a warning when most images this run measured were flagged
     qc_warning: str | None = None
 
@@ -136,6 +138,7 @@ def segment_plate(
         reasons=dict(summary.reasons),
         qc_flags=dict(summary.qc_flags),
         n_flagged=summary.n_flagged,
+        n_doubtful=summary.n_doubtful,
         qc_warning=summary.warning(),
     )
 

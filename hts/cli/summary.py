@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hts.measure.qc import count_flags, flagged_warning, format_flag_counts
+from hts.measure.qc import DOUBTFUL_BITS, count_flags, flagged_warning, format_flag_counts
 from hts.results.schema import Status
 
 __all__ = ["summarise_results"]
@@ -47,7 +47,7 @@ def summarise_results(path: Path | str) -> str:
     lines.append(
         f"images with QC flags: {n_flagged} of {n_ok} ({format_flag_counts(count_flags(bits))})"
     )
-    warning = flagged_warning(n_flagged, n_ok)
+    warning = flagged_warning(int((bits.astype(np.int64) & DOUBTFUL_BITS != 0).sum()), n_ok)
     if warning is not None:
         lines.append(f"WARNING: {warning}")
     return "\n".join(lines)

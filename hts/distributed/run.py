@@ -22,7 +22,7 @@ from hts.distributed.cluster import ClusterSpec, dask_client, map_bounded
 from hts.distributed.plugin import SegmenterPlugin, describe_segmenter
 from hts.io.lock import StoreLock
 from hts.io.omezarr import PlateStore
-from hts.measure.qc import count_flags, flagged_warning, format_flag_counts
+from hts.measure.qc import DOUBTFUL_BITS, count_flags, flagged_warning, format_flag_counts
 from hts.results.schema import Status
 from hts.results.store import ResultsStore
 from hts.segment.analyse import PROCESSING_VERSION
@@ -55,6 +55,8 @@ class RunSummary:
     qc_flags: Counter[str] = field(default_factory=Counter)
     #: images this run measured that carry any QC flag
     n_flagged: int = 0
+    #: images this run measured whose flags put the measurement in doubt (`DOUBTFUL_FLAGS`)
+    n_doubtful: int = 0
 
     def why(self) -> str:
         return ", ".join(f"{n} {k}" for k, n in self.reasons.items()) or "nothing"
@@ -75,8 +77,8 @@ class RunSummary:
         )
 
     def warning(self) -> str | None:
-        """A warning when most images this run measured were flagged, else None."""
-        return flagged_warning(self.n_flagged, self.counts.get("ok", 0))
+        """A warning when most images this run measured are in doubt, else None."""
+        return flagged_warning(self.n_doubtful, self.counts.get("ok", 0))
 
 
 def _count_qc(store: ResultsStore, done: np.ndarray, summary: RunSummary) -> None:
@@ -85,6 +87,7 @@ def _count_qc(store: ResultsStore, done: np.ndarray, summary: RunSummary) -> Non
     bits = store.read("qc_flags")[measured]
     summary.qc_flags.update(count_flags(bits))
     summary.n_flagged = int((bits != 0).sum())
+    summary.n_doubtful = int((bits.astype(np.int64) & DOUBTFUL_BITS != 0).sum())
 
 
 def image_slots(plate: PlateStore, store: ResultsStore) -> tuple[np.ndarray, np.ndarray]:

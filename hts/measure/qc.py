@@ -17,6 +17,8 @@ from hts.measure.choose import ChoiceParams, SpheroidChoice, choose_spheroid
 from hts.measure.morphometrics import Box, SpheroidMeasurement
 
 __all__ = [
+    "DOUBTFUL_BITS",
+    "DOUBTFUL_FLAGS",
     "MOSTLY_FLAGGED",
     "QC_BITS",
     "QCFlags",
@@ -40,8 +42,15 @@ QC_BITS: dict[str, int] = {
 }
 
 
-#: Share of measured images carrying a flag above which summaries warn that the model may
-#: not suit the images.
+#: Flags that put an image's measurement in doubt (the endpoints leave such images out by
+#: default): all but ``multiple_objects``, which notes a satellite or clump beside the
+#: spheroid whose measurement stands.
+DOUBTFUL_FLAGS: tuple[str, ...] = tuple(k for k in QC_BITS if k != "multiple_objects")
+#: `DOUBTFUL_FLAGS` as bits of `QCFlags.to_bits`.
+DOUBTFUL_BITS: int = sum(1 << QC_BITS[k] for k in DOUBTFUL_FLAGS)
+
+#: Share of measured images carrying a doubtful flag above which summaries warn that the
+#: model may not suit the images.
 MOSTLY_FLAGGED = 0.5
 
 
@@ -64,15 +73,17 @@ def format_flag_counts(counts: dict[str, int]) -> str:
 
 
 def flagged_warning(
-    n_flagged: int, n_measured: int, *, share: float = MOSTLY_FLAGGED
+    n_doubtful: int, n_measured: int, *, share: float = MOSTLY_FLAGGED
 ) -> str | None:
     """The warning a summary gives when more than ``share`` of its measured images carry a
-    QC flag (None otherwise): then the measurements, not just a few images, are in doubt."""
-    if n_measured == 0 or n_flagged <= share * n_measured:
+    flag of `DOUBTFUL_FLAGS` (None otherwise): then the measurements, not just a few
+    images, are in doubt."""
+    if n_measured == 0 or n_doubtful <= share * n_measured:
         return None
     return (
-        f"most images were flagged by QC ({n_flagged} of {n_measured}): this model may not "
-        "suit these images; check a few with `hts evaluate` or the report's montage"
+        f"most images were flagged by QC as doubtful ({n_doubtful} of {n_measured}): this "
+        "model may not suit these images; check a few with `hts evaluate` or the report's "
+        "montage"
     )
 
 

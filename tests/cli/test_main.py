@@ -173,7 +173,7 @@ def test_run_counts_qc_flags_and_warns_when_most_images_are_flagged(
     warned = [r for r in caplog.records if r.levelname == "WARNING"]  # on stderr, in a shell
     assert (
         len(warned) == 1
-        and "most images were flagged by QC (9 of 9): this model may not "
+        and "most images were flagged by QC as doubtful (9 of 9): this model may not "
         "suit these images; check a few with `hts evaluate`"
         in warned[0].getMessage()
     )

@@ -136,10 +136,10 @@ def test_artifacts_count_qc_flags_and_warn_when_most_images_are_flagged() -> Non
         plate="P1", plate_path="p.zarr", results_path="r.zarr", model_id="m", n_files_seen=3,
         n_new_images=3, n_skipped_files=0, processed={"ok": 3}, errors=(), figures=figures,
         endpoints=None, report_html=None, qc_flags={"touches_border": 2, "no_object": 0},
-        n_flagged=2,
+        n_flagged=2, n_doubtful=2,
     )  # fmt: skip
     text = nightly_markdown(summary)
-    assert "> **Warning:** most images were flagged by QC (2 of 3): this model may not" in text
+    assert "> **Warning:** most images were flagged by QC as doubtful (2 of 3): this model" in text
     assert text.count("**Warning:**") == 1  # this run's and the plate's: the same words once
     this_run = text.split("## Whole plate")[0]
     assert "| measured images flagged by QC | 2 |\n| touches_border | 2 |" in this_run
@@ -153,8 +153,10 @@ def test_artifacts_count_qc_flags_and_warn_when_most_images_are_flagged() -> Non
     assert "> **Warning:** plate P1.zarr: most images were flagged by QC (2 of 3)" in text
     assert "| P1.zarr | m | 3 | 2 | touches\\_border 2 |" not in text  # intraword _ is kept
     assert "| P1.zarr | m | 3 | 2 | touches_border 2 | 0 |" in text
+    # a satellite beside the spheroid (multiple_objects) leaves its measurement standing
+    multiple = 1 << QC_BITS["multiple_objects"]
     quiet = nightly_markdown(
-        NightlySummary(**{**summary.__dict__, "n_flagged": 0, "figures": results_figures(
-            _results().assign(qc_flags=lambda d: d.qc_flags * 0))})
+        NightlySummary(**{**summary.__dict__, "n_doubtful": 0, "figures": results_figures(
+            _results().assign(qc_flags=lambda d: d.qc_flags * 0 + multiple))})
     )  # fmt: skip
-    assert "Warning" not in quiet
+    assert "Warning" not in quiet and "| measured images flagged by QC | 2 |" in quiet
