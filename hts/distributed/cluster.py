@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from typing import Any, TypeVar
 
 from hts.engines.base import THREADS_ENV
@@ -120,23 +120,37 @@ def dask_client(spec: ClusterSpec | None = None) -> Iterator[Any]:
     # Worker processes share this machine's cores out among their engines (Dask's nanny
     # sets OMP_NUM_THREADS=1 in each, which would leave inference on one core).
     worker_env = {"env": {THREADS_ENV: str(spec.engine_threads())}} if spec.processes else {}
-    with (
-        LocalCluster(
-            n_workers=spec.n_workers,
-            threads_per_worker=spec.threads_per_worker,
-            processes=spec.processes,
-            memory_limit=spec.memory_limit,
-            resources=spec.resources,
-            **local_cluster_options(
-                processes=spec.processes, dashboard_address=spec.dashboard_address
-            ),
-            **worker_env,
-        ) as cluster,
-        Client(cluster, set_as_default=False) as client,
-    ):
+    nanny_log = logging.getLogger("distributed.nanny")
+    quiet = _SlowExitFilter()
+    with ExitStack() as stack:
+        stack.callback(nanny_log.removeFilter, quiet)  # runs last, after the cluster closed
+        cluster = stack.enter_context(
+            LocalCluster(
+                n_workers=spec.n_workers,
+                threads_per_worker=spec.threads_per_worker,
+                processes=spec.processes,
+                memory_limit=spec.memory_limit,
+                resources=spec.resources,
+                **local_cluster_options(
+                    processes=spec.processes, dashboard_address=spec.dashboard_address
+                ),
+                **worker_env,
+            )
+        )
+        client = stack.enter_context(Client(cluster, set_as_default=False))
         if spec.dashboard_address:
             log.info("Dask dashboard: %s", cluster.dashboard_link)
         yield client
+        nanny_log.addFilter(quiet)  # from here on the cluster closes
+
+
+class _SlowExitFilter(logging.Filter):
+    """Drops the nanny's warning that a worker still alive 4 s after being asked to close
+    is killed: on a busy machine that happens when a finished run closes its own local
+    cluster, whose results are all written (a warning that alarms without saying anything)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("Worker process still alive after")
 
 
 def map_bounded(
