@@ -2,7 +2,7 @@
 
 Usage (on a GPU node; needs torch with CUDA and segmentation-models-pytorch only)::
 
-    python benchmarks/gpu.py [--model unet-r34-v5] [--images 48] [--repeats 5] [--json F]
+    python benchmarks/gpu.py [--model unet-r34-v6] [--images 48] [--repeats 5] [--json F]
 
 1. What the node offers: GPU, torch, TensorRT (importable or not), ONNX Runtime providers.
 2. Parity: the same preprocessed synthetic images (randomised set 31, never used for

@@ -2,7 +2,7 @@
 
 Usage::
 
-    python benchmarks/memory.py [--sizes 200 2000] [--model unet-r34-v5] [--engine openvino]
+    python benchmarks/memory.py [--sizes 200 2000] [--model unet-r34-v6] [--engine openvino]
 
 For each size N a synthetic plate of N images (1300 x 1030, 16-bit) is generated and
 ingested once (cached in the work folder). Then, in a fresh Python process per size, a

@@ -2,7 +2,7 @@
 
 Usage::
 
-    python benchmarks/throughput.py [--model unet-r34-v5] [--images 96] [--repeats 3]
+    python benchmarks/throughput.py [--model unet-r34-v6] [--images 96] [--repeats 3]
 
 1. Bare engines: the same preprocessed images through torch fp32, torch bf16, ONNX
    Runtime fp32 and OpenVINO bf16 (batches of ``--batch``), median seconds per

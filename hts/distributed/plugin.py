@@ -14,7 +14,7 @@ log = logging.getLogger(__name__)
 
 def describe_segmenter(segmenter: str, engine: str | None = None) -> str:
     """What this process runs for ``segmenter``: its model id and inference engine, e.g.
-    ``unet-r34-v5 on openvino-cpu-bf16`` (run on a worker: the automatic choice is its own)."""
+    ``unet-r34-v6 on openvino-cpu-bf16`` (run on a worker: the automatic choice is its own)."""
     from hts.segment.registry import get_segmenter
 
     model = get_segmenter(segmenter, engine)

@@ -9,7 +9,7 @@ model is a candidate of the automatic engine choice (`hts.engines.autotune`).
 
 The command rebuilds both for any weight file (default: the shipped model)::
 
-    python -m hts.engines.int8 [--model unet-r34-v5] [--real-dev DIR] [--synthetic 59]
+    python -m hts.engines.int8 [--model unet-r34-v6] [--real-dev DIR] [--synthetic 59]
 
 It calibrates on the images of ``--real-dev`` (calibration only, never training) and
 ``--synthetic`` domain-randomised images of `hts.synth.training` (seed `CALIBRATION_SEED`),

@@ -11,7 +11,7 @@ from typing import Any
 __all__ = ["DEFAULT_MODEL", "model_path", "weights_model_id"]
 
 #: The U-Net shipped with hts (trained from scratch on domain-randomised synthetic data).
-DEFAULT_MODEL = "unet-r34-v5"
+DEFAULT_MODEL = "unet-r34-v6"
 _HERE = Path(__file__).parent
 
 

@@ -48,7 +48,7 @@ class Segmenter(Protocol):
 
     @property
     def model_id(self) -> str:
-        """Name and version of what produces the probabilities, e.g. 'unet-r34-v5'."""
+        """Name and version of what produces the probabilities, e.g. 'unet-r34-v6'."""
         ...
 
     def predict(self, image: np.ndarray, *, pixel_size_um: float) -> np.ndarray:

@@ -18,6 +18,7 @@ import pytest
 import xarray as xr
 
 from hts.distributed.cluster import ClusterSpec
+from hts.models.paths import DEFAULT_MODEL
 from hts.results import open_results
 
 from .conftest import ROOT, assert_same_results, free_port, wait_for
@@ -146,7 +147,7 @@ def test_scheduler_and_two_worker_containers_segment_a_mounted_plate(
             "--engine", "onnxruntime", "--scheduler", scheduler,
             env=docker_env,
         )  # fmt: skip
-        assert "model unet-r34-v5: 12 ok" in out, out
+        assert f"model {DEFAULT_MODEL}: 12 ok" in out, out
         no_torch = "import importlib.util as u; assert u.find_spec('torch') is None"
         _sh(*run, "--rm", image, "python", "-c", no_torch, env=docker_env)
     finally:
