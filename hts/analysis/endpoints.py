@@ -40,7 +40,10 @@ def _fates(
     params: EndpointParams,
 ) -> np.ndarray:
     """(W,) object fate per spheroid (see :data:`FATES`)."""
-    followed = np.nan_to_num(last_time_h, nan=-np.inf) >= params.min_followup_h
+    # Control needs follow-up past the baseline window: a spheroid seen only at treatment
+    # (one time point) has not been followed at all, whatever min_followup_h says.
+    last = np.nan_to_num(last_time_h, nan=-np.inf)
+    followed = (last >= params.min_followup_h) & (last > params.baseline_max_h)
     fate = np.where(relapsed, "relapse", np.where(followed, "control", "unknown"))
     fate = np.where(dose == params.untreated_dose, "untreated", fate)
     return np.where(has_baseline, fate, "unknown").astype(object)

@@ -43,7 +43,8 @@ class EndpointParams:
         End of the observation window, hours after treatment; None: the last image.
     min_followup_h : float
         A spheroid not seen to relapse is called controlled only if its last usable image
-        is at least this long after treatment; otherwise its fate is ``"unknown"``.
+        is at least this long after treatment, and in any case after the baseline window
+        (``baseline_max_h``); otherwise its fate is ``"unknown"``.
     growth_delay_factor : float
         Growth delay uses the time to reach this multiple of the volume at treatment.
     growth_fit_max_h : float

@@ -125,6 +125,18 @@ def test_unknown_fate_without_a_baseline_or_follow_up() -> None:
     assert np.isnan(ends.duration_h.values[0])
 
 
+def test_a_spheroid_seen_only_at_treatment_is_not_called_controlled() -> None:
+    """One time point (or none after the baseline window) is no follow-up, even with the
+    default ``min_followup_h`` of 0: the fate is unknown, not control."""
+    _, results = _plate(12, 6, seed=9, flag_fraction=0.0)
+    one = results.isel(timepoint=slice(0, 1))
+    assert one.sizes["timepoint"] == 1
+    fate = compute_endpoints(one).fate.values
+    assert "control" not in set(fate) and "unknown" in set(fate)
+    results["status"][:, 1:] = 3  # NO_IMAGE after 0 h: only the baseline was imaged
+    assert "control" not in set(compute_endpoints(results).fate.values)
+
+
 def test_missing_plate_map_is_an_error() -> None:
     _, results = _plate(5, 3, seed=1)
     with pytest.raises(ValueError, match="dose"):
