@@ -44,8 +44,14 @@ def _replace_lost_jobs(cluster: Any, seen: set[str], jobs: int) -> set[str]:
         log.warning("worker %s left (its job ended): submitting another job", name)
         del cluster.worker_spec[name]
         seen.discard(name)
+        # A new name: SpecCluster would hand the freed name out again, and a spec whose
+        # name is still among its workers (the ended job) starts nothing.
+        k = 1
+        while f"{name}-r{k}" in cluster.worker_spec or f"{name}-r{k}" in cluster.workers:
+            k += 1
+        cluster.worker_spec[f"{name}-r{k}"] = dict(cluster.new_spec)
     if lost:
-        cluster.scale(jobs=jobs)
+        cluster.scale(jobs=jobs)  # closes the ended jobs' records, submits the new ones
     return alive
 
 
