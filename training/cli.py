@@ -49,15 +49,32 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--encoder", default="resnet34", help="resnet34 (the paper's U-Net) or tu-hrnet_w48"
     )
     p.add_argument(
-        "--loss", default="dice", choices=["dice", "ce", "focal", "dice+ce", "image-dice+ce"]
+        "--loss",
+        default="dice",
+        choices=["dice", "ce", "focal", "dice+ce", "image-dice+ce"],
+        help="training loss (image-dice+ce: Dice per image plus cross-entropy)",
     )
-    p.add_argument("--optimizer", default="radam_lookahead", choices=["adam", "radam_lookahead"])
+    p.add_argument(
+        "--optimizer",
+        default="radam_lookahead",
+        choices=["adam", "radam_lookahead"],
+        help="optimizer (the paper's: RAdam with Lookahead)",
+    )
     p.add_argument("--max-lr", type=float, help="skip the LR range test and use this")
-    p.add_argument("--epochs", type=int, default=30)
-    p.add_argument("--steps-per-epoch", type=int, default=100)
-    p.add_argument("--batch-size", type=int, default=8)
-    p.add_argument("--crop", type=int, default=256)
-    p.add_argument("--augment", default="paper", choices=["paper", "none"])
+    p.add_argument("--epochs", type=int, default=30, help="most epochs to train")
+    p.add_argument(
+        "--steps-per-epoch", type=int, default=100, help="training steps between validations"
+    )
+    p.add_argument("--batch-size", type=int, default=8, help="crops per training step")
+    p.add_argument(
+        "--crop", type=int, default=256, help="crop side in pixels, at the network's resolution"
+    )
+    p.add_argument(
+        "--augment",
+        default="paper",
+        choices=["paper", "none"],
+        help="geometric augmentation (paper: the paper's flips and rotation)",
+    )
     p.add_argument(
         "--object-crop-fraction", type=float, default=0.75, help="crops centred near the spheroid"
     )
@@ -76,7 +93,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--select-on",
         default="val_jcd",
-        help="validation figure that picks best.pt: val_jcd or val_jcd_CATEGORY",
+        help="validation figure that picks best.pt: val_jcd, val_jcd_CATEGORY or a sum of "
+        "them (val_jcd_real+val_jcd)",
     )
     p.add_argument("--patience", type=int, default=6, help="early stopping patience (epochs)")
     p.add_argument("--no-bf16", action="store_true", help="train in fp32")
@@ -93,7 +111,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--model-id", default="unet-r34", help="id stored with the weights and in results"
     )
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="seed of crops, augmentation and init")
 
 
 def run(args: argparse.Namespace) -> int:

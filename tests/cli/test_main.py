@@ -206,8 +206,6 @@ def test_every_option_says_what_it_means_and_its_default() -> None:
     parser = _build_parser()
     sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
     for name, command in sub.choices.items():
-        if name == "train":  # training/cli.py's options: the training work's own
-            continue
         formatter = command._get_formatter()
         for action in command._actions:
             if not action.option_strings or action.help == argparse.SUPPRESS:
