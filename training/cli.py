@@ -115,13 +115,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from hts.segment.unet import ModelConfig
+    from hts.models import ModelConfig
     from training.data import Dataset, from_folder, synthetic
     from training.loop import TrainConfig, train
 
     init = None
     if args.init:  # first: a wrong name fails before any data is made
-        from hts.models.paths import DEFAULT_MODEL, model_path
+        from hts.models import DEFAULT_MODEL, model_path
 
         init = model_path(DEFAULT_MODEL if args.init == "unet" else args.init)
     if args.data_cache and args.data_cache.exists():

@@ -31,7 +31,7 @@ from hts.measure.metrics import jaccard_distance
 from hts.measure.morphometrics import largest_object
 from hts.segment.network import FLIPS
 from hts.segment.preprocess import pad_to_multiple
-from hts.segment.unet import ModelConfig, build_model, save_weights
+from hts.models import ModelConfig, build_model, save_weights
 from training.augment import photometric
 from training.data import Dataset
 from training.losses import make_loss
@@ -377,7 +377,7 @@ def train(
     model = new_model()
     lineage: dict[str, str] = {}
     if init is not None:
-        from hts.segment.unet import load_weights
+        from hts.models import load_weights
 
         start, _, info = load_weights(init)
         model.load_state_dict(start.state_dict())

@@ -43,7 +43,7 @@ def export_onnx(
     Parameters
     ----------
     weights : path
-        A weight file of :func:`hts.segment.unet.save_weights`.
+        A weight file of :func:`hts.models.unet.save_weights`.
     out : path
         The ONNX file to write.
     opset : int
@@ -61,7 +61,7 @@ def export_onnx(
     import onnx
     import torch
 
-    from hts.segment.unet import load_weights
+    from hts.models.unet import load_weights
 
     weights, out = Path(weights), Path(out)
     model, config, info = load_weights(weights)
@@ -120,7 +120,7 @@ def cached_onnx(
     Parameters
     ----------
     weights : path
-        A ``.pt`` weight file of :func:`hts.segment.unet.save_weights`, or an ``.onnx`` file.
+        A ``.pt`` weight file of :func:`hts.models.unet.save_weights`, or an ``.onnx`` file.
     cache_dir : path, optional
         Where exports live; default: :func:`hts.engines.cache.resolve_cache_dir`.
     half : bool

@@ -15,7 +15,7 @@ class TorchEngine:
     def __init__(self, weights: Path, *, device: str = "cpu", precision: str | None = None) -> None:
         import torch
 
-        from hts.segment.unet import load_weights
+        from hts.models.unet import load_weights
 
         model, self.config, info = load_weights(weights)
         self.model_id = str(info.get("model_id", Path(weights).stem))

@@ -184,7 +184,7 @@ def test_verbose_says_which_engine_ran(
 ) -> None:
     pytest.importorskip("torch")
     pytest.importorskip("segmentation_models_pytorch")
-    from hts.segment.unet import ModelConfig, build_model, save_weights
+    from hts.models import ModelConfig, build_model, save_weights
 
     weights = save_weights(
         build_model(), tmp_path / "tiny.pt", config=ModelConfig(), model_id="tiny"

@@ -55,7 +55,7 @@ def weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A weight file (model id ``test-net``) of a U-Net trained 12 steps on 64 x 64 disks."""
     torch = pytest.importorskip("torch")
     pytest.importorskip("segmentation_models_pytorch")
-    from hts.segment.unet import ModelConfig, build_model, save_weights
+    from hts.models import ModelConfig, build_model, save_weights
 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)

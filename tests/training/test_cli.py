@@ -15,7 +15,7 @@ pytest.importorskip("segmentation_models_pytorch")
 
 from hts.cli.main import main
 from hts.models.paths import DEFAULT_MODEL
-from hts.segment.unet import load_weights
+from hts.models import load_weights
 from hts.testing import disk_image
 
 

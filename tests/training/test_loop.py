@@ -11,7 +11,7 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("segmentation_models_pytorch")
 
-from hts.segment.unet import load_weights  # noqa: E402
+from hts.models import load_weights  # noqa: E402
 from hts.testing import disk_image  # noqa: E402
 from training.data import Dataset  # noqa: E402
 from training.loop import TrainConfig, load_checkpoint, past_peak, train  # noqa: E402
