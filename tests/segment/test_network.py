@@ -10,10 +10,10 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("segmentation_models_pytorch")
 
+from hts.models import ModelConfig, build_model, load_weights, save_weights  # noqa: E402
 from hts.segment.network import NetworkSegmenter  # noqa: E402
 from hts.segment.preprocess import preprocess, restore_probability  # noqa: E402
 from hts.segment.registry import get_segmenter, segmenter_model_id  # noqa: E402
-from hts.models import ModelConfig, build_model, load_weights, save_weights  # noqa: E402
 
 
 @pytest.fixture(scope="module")

@@ -14,8 +14,8 @@ pytest.importorskip("torch")
 pytest.importorskip("segmentation_models_pytorch")
 
 from hts.cli.main import main
-from hts.models.paths import DEFAULT_MODEL
 from hts.models import load_weights
+from hts.models.paths import DEFAULT_MODEL
 from hts.testing import disk_image
 
 
