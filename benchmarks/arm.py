@@ -194,7 +194,7 @@ def measure(n: int, workdir: Path, *, ingest_max: int) -> dict[str, float]:
 
     from hts.distributed.cluster import ClusterSpec
     from hts.distributed.run import run_plate
-    from hts.engines.base import THREADS_ENV
+    from hts.engines import THREADS_ENV
     from hts.io import IngestOptions, ingest
     from hts.results.store import ResultsStore
 

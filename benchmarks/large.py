@@ -35,7 +35,7 @@ import json, sys, time
 from distributed import Client, LocalCluster
 from hts.distributed.cluster import ClusterSpec
 from hts.distributed.run import run_plate
-from hts.engines.base import THREADS_ENV
+from hts.engines import THREADS_ENV
 
 plate, results, weights, engine, threads = sys.argv[1:6]
 
@@ -66,7 +66,7 @@ print(json.dumps({"images": n, "ok": summary.counts.get("ok", 0), "wall_s": wall
 
 def bare(plate: Path, weights: Path, engine: str, repeats: int) -> float:
     """Median seconds per image of the engine alone on the plate's preprocessed images."""
-    from hts.engines.base import get_engine
+    from hts.engines import get_engine
     from hts.io import PlateStore
     from hts.segment.preprocess import preprocess
 

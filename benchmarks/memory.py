@@ -28,7 +28,7 @@ import json, os, resource, sys, time
 from distributed import Client, LocalCluster
 from hts.distributed.cluster import ClusterSpec
 from hts.distributed.run import run_plate
-from hts.engines.base import THREADS_ENV
+from hts.engines import THREADS_ENV
 
 plate, results, model, engine, threads = sys.argv[1:6]
 engine = engine or None  # "": automatic

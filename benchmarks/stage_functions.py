@@ -41,7 +41,7 @@ def _load(name: str, path: Path) -> ModuleType:
 
 
 def main() -> None:
-    from hts.engines.base import get_engine
+    from hts.engines import get_engine
     from hts.measure.choose import choose_spheroid
     from hts.measure.morphometrics import measure_object
     from hts.models.paths import model_path

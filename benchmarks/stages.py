@@ -35,7 +35,7 @@ import numpy as np
 sys.path.insert(0, sys.argv[1])
 import hts
 assert hts.__file__.startswith(sys.argv[1]), hts.__file__
-from hts.engines.base import get_engine
+from hts.engines import get_engine
 from hts.io import PlateStore
 from hts.segment.analyse import analyse_probability
 from hts.segment.preprocess import preprocess, restore_probability

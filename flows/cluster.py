@@ -22,7 +22,7 @@ from hts.distributed.cluster import (
     local_cluster_options,
     usable_cores,
 )
-from hts.engines.base import THREADS_ENV
+from hts.engines import THREADS_ENV
 
 __all__ = ["ClusterConfig", "load_jobqueue_config", "open_cluster", "slurm_cluster"]
 

@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from typing import Any, TypeVar
 
-from hts.engines.base import THREADS_ENV
+from hts.engines.settings import THREADS_ENV
 
 __all__ = [
     "ClusterSpec",

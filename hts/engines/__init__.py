@@ -1,29 +1,43 @@
 """Inference engines behind one small interface, registered by name.
 
-``torch``, ``onnxruntime`` and ``tensorrt`` import their libraries only when an engine is
-built, so importing this package stays light.
+``get_engine(name, weights, **options)`` imports an engine's module (and its library:
+torch, onnxruntime, openvino, tensorrt) only when that engine is built, so importing this
+package stays light. Options not passed take their defaults from `hts.engines.settings`
+(the environment), the one place that reads it. The engine classes live in their modules
+(`hts.engines.onnxruntime_engine.OnnxRuntimeEngine`, ...); the tools that build or time
+engine files (`hts.engines.int8`, `hts.engines.autotune`) are run as modules.
 """
 
-from hts.engines.base import Engine, available_engines, check_batch, get_engine, register_engine
+from hts.engines.base import Engine, check_batch
 from hts.engines.cache import resolve_cache_dir
-from hts.engines.onnx_export import cached_onnx, export_onnx
-from hts.engines.onnxruntime_engine import OnnxRuntimeEngine, default_providers
+from hts.engines.registry import (
+    COMMON_OPTIONS,
+    available_engines,
+    engine_factory,
+    get_engine,
+    register_engine,
+)
 from hts.engines.select import auto_engine_name, static_engine_name
-from hts.engines.tensorrt_engine import ShapeProfile, TensorRTEngine
-from hts.engines.torch_engine import TorchEngine
+from hts.engines.settings import (
+    CACHE_DIR_ENV,
+    MAX_INPUT_ENV,
+    THREADS_ENV,
+    default_cache_dir,
+    engine_threads,
+)
 
 __all__ = [
+    "CACHE_DIR_ENV",
+    "COMMON_OPTIONS",
+    "MAX_INPUT_ENV",
+    "THREADS_ENV",
     "Engine",
-    "OnnxRuntimeEngine",
-    "ShapeProfile",
-    "TensorRTEngine",
-    "TorchEngine",
     "auto_engine_name",
     "available_engines",
-    "cached_onnx",
     "check_batch",
-    "default_providers",
-    "export_onnx",
+    "default_cache_dir",
+    "engine_factory",
+    "engine_threads",
     "get_engine",
     "register_engine",
     "resolve_cache_dir",

@@ -33,8 +33,9 @@ from pathlib import Path
 
 import numpy as np
 
-from hts.engines.base import engine_threads, get_engine
 from hts.engines.cache import atomic_write_bytes, exclusive_lock, file_digest, resolve_cache_dir
+from hts.engines.registry import get_engine
+from hts.engines.settings import AUTO_ENGINE_ENV, CACHE_DIR_ENV, engine_threads
 
 __all__ = [
     "AUTO_ENGINE_ENV",
@@ -49,8 +50,6 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-#: ``static`` turns the timing off (the fixed preference order); anything else measures.
-AUTO_ENGINE_ENV = "HTS_AUTO_ENGINE"
 #: The network input the candidates are timed on: a 1300 x 1030 image at half resolution.
 TIMING_SHAPE = (544, 672)
 #: File of the recorded choices, in the cache directory.
@@ -230,7 +229,7 @@ def _time_in_child(
     """Run `time_engines` in a fresh interpreter; its record, or None if it failed."""
     env = dict(os.environ)
     if cache_dir is not None:
-        env["HTS_CACHE_DIR"] = str(cache_dir)
+        env[CACHE_DIR_ENV] = str(cache_dir)
     command = [sys.executable, "-m", "hts.engines.autotune", str(weights), *candidates]
     logger.info("timing engines %s on %s (once per CPU model)", ", ".join(candidates), cpu_model())
     try:

@@ -15,8 +15,9 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+from hts.engines.settings import default_cache_dir
+
 __all__ = [
-    "CACHE_DIR_ENV",
     "atomic_write_bytes",
     "exclusive_lock",
     "file_digest",
@@ -25,9 +26,6 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-#: Environment variable naming the cache directory (default ``~/.cache/hts``).
-CACHE_DIR_ENV = "HTS_CACHE_DIR"
-
 
 def resolve_cache_dir(path: Path | str | None = None) -> Path:
     """The cache directory, created if missing.
@@ -35,14 +33,15 @@ def resolve_cache_dir(path: Path | str | None = None) -> Path:
     Parameters
     ----------
     path : path, optional
-        Explicit directory; else ``$HTS_CACHE_DIR``, else ``~/.cache/hts``.
+        Explicit directory; else `hts.engines.settings.default_cache_dir`
+        (``$HTS_CACHE_DIR``, else ``~/.cache/hts``).
 
     Returns
     -------
     Path
     """
     if path is None:
-        path = os.environ.get(CACHE_DIR_ENV) or Path.home() / ".cache" / "hts"
+        path = default_cache_dir()
     directory = Path(path).expanduser()
     directory.mkdir(parents=True, exist_ok=True)
     return directory

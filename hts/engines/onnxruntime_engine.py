@@ -14,9 +14,10 @@ from typing import Any
 
 import numpy as np
 
-from hts.engines.base import engine_threads, onnx_input
+from hts.engines.base import onnx_input
 from hts.engines.cache import resolve_cache_dir
 from hts.engines.onnx_export import INPUT_NAME, OUTPUT_NAME, cached_onnx
+from hts.engines.settings import engine_threads
 
 __all__ = ["OnnxRuntimeEngine", "default_providers"]
 
@@ -44,7 +45,7 @@ class OnnxRuntimeEngine:
         Execution providers in order of preference, as ``onnxruntime.InferenceSession``
         takes them; default: :func:`default_providers`.
     threads : int, optional
-        Intra-op threads; default: `hts.engines.base.engine_threads` (``$HTS_ENGINE_THREADS``,
+        Intra-op threads; default: `hts.engines.settings.engine_threads` (``$HTS_ENGINE_THREADS``,
         which hts's local clusters set per worker process, else ``$OMP_NUM_THREADS``), else
         ONNX Runtime's (one per physical core).
     batch_size : int, optional

@@ -16,9 +16,10 @@ from typing import Any
 
 import numpy as np
 
-from hts.engines.base import engine_threads, onnx_input
+from hts.engines.base import onnx_input
 from hts.engines.cache import resolve_cache_dir
 from hts.engines.onnx_export import cached_onnx
+from hts.engines.settings import engine_threads
 
 __all__ = ["PRECISIONS", "OpenVinoEngine", "cpu_has_bf16", "cpu_has_int8"]
 
@@ -61,7 +62,7 @@ class OpenVinoEngine:
         Inference precision; default: bf16 where :func:`cpu_has_bf16`, else fp32. ``int8``
         needs the INT8 model of ``weights`` in the cache (`hts.engines.int8`).
     threads : int, optional
-        Inference threads; default: `hts.engines.base.engine_threads` (``$HTS_ENGINE_THREADS``,
+        Inference threads; default: `hts.engines.settings.engine_threads` (``$HTS_ENGINE_THREADS``,
         which hts's local clusters set per worker process, else ``$OMP_NUM_THREADS``), else
         all cores.
 

@@ -6,15 +6,18 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import logging
-import os
 from pathlib import Path
+
+from hts.engines.settings import auto_engine_timed
 
 __all__ = ["auto_engine_name", "static_engine_name"]
 
 logger = logging.getLogger(__name__)
 
 
-def auto_engine_name(weights: Path | str | None = None) -> str:
+def auto_engine_name(
+    weights: Path | str | None = None, *, cache_dir: Path | str | None = None
+) -> str:
     """The registered engine to use here.
 
     Parameters
@@ -24,6 +27,8 @@ def auto_engine_name(weights: Path | str | None = None) -> str:
         for it on this CPU model (`hts.engines.autotune.measured_engine_name`: timed once,
         then read from the cache), e.g. ``"openvino-int8"``; without it, or with
         ``$HTS_AUTO_ENGINE=static``, or where the timing fails, `static_engine_name`.
+    cache_dir : path, optional
+        Where the timed choice is recorded (`hts.engines.cache.resolve_cache_dir`).
 
     Returns
     -------
@@ -31,10 +36,10 @@ def auto_engine_name(weights: Path | str | None = None) -> str:
     """
     name = static_engine_name()
     if name != "tensorrt" and weights is not None:
-        from hts.engines.autotune import AUTO_ENGINE_ENV, measured_engine_name
+        from hts.engines.autotune import measured_engine_name
 
-        if os.environ.get(AUTO_ENGINE_ENV, "").strip().lower() != "static":
-            name = measured_engine_name(weights) or name
+        if auto_engine_timed():
+            name = measured_engine_name(weights, cache_dir=cache_dir) or name
     logger.debug("automatic engine choice: %s", name)
     return name
 

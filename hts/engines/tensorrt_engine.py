@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import os
 import re
 import threading
 from dataclasses import dataclass
@@ -26,14 +25,12 @@ import numpy as np
 from hts.engines.base import check_batch
 from hts.engines.cache import atomic_write_bytes, exclusive_lock, file_digest, resolve_cache_dir
 from hts.engines.onnx_export import INPUT_NAME, OUTPUT_NAME, cached_onnx
+from hts.engines.settings import MAX_INPUT_ENV, parse_max_input, tensorrt_max_input
 from hts.models.paths import weights_model_id
 
 __all__ = ["MAX_INPUT_ENV", "ShapeProfile", "TensorRTEngine"]
 
 logger = logging.getLogger(__name__)
-
-#: Largest network input ``YxX`` (pixels, after preprocessing) of the default profile.
-MAX_INPUT_ENV = "HTS_TENSORRT_MAX_INPUT"
 
 
 @dataclass(frozen=True)
@@ -65,18 +62,20 @@ class ShapeProfile:
 
         A larger profile takes more GPU memory per engine (sized for the largest input).
         """
-        text = os.environ.get(MAX_INPUT_ENV, "").strip()
-        if not text:
+        return cls.up_to(tensorrt_max_input(), opt_batch=opt_batch)
+
+    @classmethod
+    def up_to(cls, max_input: tuple[int, int] | str | None, *, opt_batch: int = 8) -> ShapeProfile:
+        """The default profile (``max_input`` None), or one up to ``max_input`` (``(Y, X)``
+        or ``"YxX"`` network input pixels, multiples of 32), tuned for that size."""
+        if max_input is None:
             return cls(opt_batch=opt_batch)
-        match = re.fullmatch(r"(\d+)\s*[xX]\s*(\d+)", text)
-        if match is None:
-            raise ValueError(f"{MAX_INPUT_ENV}={text!r}: expected YxX in pixels, e.g. 640x800")
-        yx = (int(match[1]), int(match[2]))
-        if any(n % 32 for n in yx):
+        yx = parse_max_input(max_input) if isinstance(max_input, str) else tuple(max_input)
+        if len(yx) != 2 or any(n % 32 for n in yx):
             raise ValueError(
-                f"{MAX_INPUT_ENV}={text!r}: network inputs are padded to multiples of 32"
+                f"max_input={max_input!r}: network inputs are padded to multiples of 32"
             )
-        return cls(opt_yx=yx, max_yx=yx, opt_batch=opt_batch)
+        return cls(opt_yx=(yx[0], yx[1]), max_yx=(yx[0], yx[1]), opt_batch=opt_batch)
 
     def accepts(self, yx: tuple[int, int]) -> bool:
         return all(lo <= n <= hi for lo, n, hi in zip(self.min_yx, yx, self.max_yx, strict=True))
@@ -98,9 +97,12 @@ class TensorRTEngine:
         Let TensorRT run layers in float16 (input and output stay float32).
     max_batch : int
         Largest batch per engine call; larger batches are run in chunks.
+    max_input : (Y, X) or "YxX", optional
+        Largest network input the engine accepts, and the size it is tuned for; default:
+        `hts.engines.settings.tensorrt_max_input` (``$HTS_TENSORRT_MAX_INPUT``), else the
+        half-resolution sizes of :class:`ShapeProfile`.
     profile : ShapeProfile, optional
-        Accepted and preferred input Y, X; default: the half-resolution sizes of
-        :class:`ShapeProfile`, with ``opt_batch`` at most ``max_batch``.
+        The whole profile instead of ``max_input``; ``opt_batch`` at most ``max_batch``.
     cache_dir : path, optional
         Where ONNX exports, engines and the timing cache live; default:
         :func:`hts.engines.cache.resolve_cache_dir`.
@@ -112,6 +114,7 @@ class TensorRTEngine:
         *,
         fp16: bool = True,
         max_batch: int = 32,
+        max_input: tuple[int, int] | str | None = None,
         profile: ShapeProfile | None = None,
         cache_dir: Path | str | None = None,
     ) -> None:
@@ -124,7 +127,12 @@ class TensorRTEngine:
             raise ValueError(f"max_batch must be >= 1, got {max_batch}")
         self.fp16 = fp16
         self.max_batch = max_batch
-        self.profile = profile or ShapeProfile.from_env(opt_batch=min(8, max_batch))
+        if profile is not None and max_input is not None:
+            raise ValueError("give max_input or profile, not both")
+        if profile is None:
+            max_input = max_input if max_input is not None else tensorrt_max_input()
+            profile = ShapeProfile.up_to(max_input, opt_batch=min(8, max_batch))
+        self.profile = profile
         self.device = torch.device("cuda", torch.cuda.current_device())
         directory = resolve_cache_dir(cache_dir)
         # TensorRT 11 dropped BuilderFlag.FP16: there fp16 has to be in the ONNX graph.

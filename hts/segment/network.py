@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hts.engines.base import Engine, get_engine
+from hts.engines import Engine, get_engine
 from hts.measure.choose import choose_spheroid
 from hts.segment.preprocess import PreprocessConfig, preprocess, restore_probability
 
@@ -124,7 +124,7 @@ class NetworkSegmenter:
     ) -> NetworkSegmenter:
         config = PreprocessConfig() if scale is None else PreprocessConfig(scale=scale)
         loaded = get_engine(engine, weights)
-        model_id = str(getattr(loaded, "model_id", Path(weights).stem))
+        model_id = loaded.model_id
         model_id += mode_suffix(scale=config.scale, flip_average=flip_average, polarity=polarity)
         rule = PolarityRule() if polarity else None
         return cls(loaded, model_id, config=config, flip_average=flip_average, polarity=rule)

@@ -12,7 +12,7 @@ import pytest
 from distributed import Client, LocalCluster
 
 from hts.distributed.cluster import ClusterSpec, dask_client, map_bounded, usable_cores
-from hts.engines.base import engine_threads
+from hts.engines import engine_threads
 
 
 @contextmanager

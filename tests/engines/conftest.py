@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hts.engines.cache import CACHE_DIR_ENV
+from hts.engines import CACHE_DIR_ENV
 from hts.testing import disk_image
 
 #: (radius_px, (shift_y, shift_x)) of the disks in the test batch.

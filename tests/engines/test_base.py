@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hts.engines.base import (
+from hts.engines import (
     THREADS_ENV,
     available_engines,
     check_batch,

@@ -11,12 +11,12 @@ from pathlib import Path
 import pytest
 
 from hts.engines.cache import (
-    CACHE_DIR_ENV,
     atomic_write_bytes,
     exclusive_lock,
     file_digest,
     resolve_cache_dir,
 )
+from hts.engines.settings import CACHE_DIR_ENV
 
 
 def test_file_digest_is_the_start_of_sha256(tmp_path: Path) -> None:

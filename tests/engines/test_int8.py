@@ -11,7 +11,7 @@ pytest.importorskip("openvino")
 pytest.importorskip("nncf")
 pytest.importorskip("torch")
 
-from hts.engines.base import get_engine
+from hts.engines import get_engine
 from hts.engines.int8 import (
     check_int8,
     int8_check_path,
@@ -82,7 +82,7 @@ def test_a_missing_int8_model_names_the_command(weights: Path, tmp_path: Path) -
 
 
 def test_precisions_are_registered_engines() -> None:
-    from hts.engines.base import available_engines
+    from hts.engines import available_engines
 
     assert {"openvino-bf16", "openvino-fp32", "openvino-int8"} <= set(available_engines())
     with pytest.raises(ValueError, match="unknown engine"):

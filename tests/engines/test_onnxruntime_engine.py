@@ -11,7 +11,7 @@ ort = pytest.importorskip("onnxruntime")
 pytest.importorskip("torch")
 pytest.importorskip("segmentation_models_pytorch")
 
-from hts.engines.base import get_engine  # noqa: E402
+from hts.engines import get_engine  # noqa: E402
 from hts.engines.onnxruntime_engine import OnnxRuntimeEngine, default_providers  # noqa: E402
 
 

@@ -12,7 +12,7 @@ pytest.importorskip("openvino")
 pytest.importorskip("torch")
 pytest.importorskip("segmentation_models_pytorch")
 
-from hts.engines.base import get_engine
+from hts.engines import get_engine
 from hts.engines.openvino_engine import OpenVinoEngine, cpu_has_bf16
 
 

@@ -12,7 +12,7 @@ from pydantic import ValidationError
 
 from flows.cluster import ClusterConfig, open_cluster, slurm_cluster
 from hts.distributed.cluster import usable_cores
-from hts.engines.base import engine_threads
+from hts.engines import engine_threads
 
 JOBQUEUE_YAML = Path(__file__).resolve().parents[2] / "deploy" / "slurm" / "jobqueue.yaml"
 
