@@ -252,14 +252,14 @@ def measure(n: int, workdir: Path, *, ingest_max: int) -> dict[str, float]:
     assert again.n_blocks == 0, again.line()
 
     store = ResultsStore(results)
-    from hts.distributed.block import _PER_IMAGE
+    from hts.results.values import PER_IMAGE
 
     size = store.wells_per_chunk
     commits = []
     for k in range(30):
         start = (k * size) % store.shape[0] // size * size
         rows = slice(start, min(start + size, store.shape[0]))
-        values = store.read_block(rows, k % store.shape[1], _PER_IMAGE)
+        values = store.read_block(rows, k % store.shape[1], list(PER_IMAGE))
         t0 = time.perf_counter()
         store.write_block(rows, k % store.shape[1], values)
         commits.append(time.perf_counter() - t0)

@@ -51,13 +51,14 @@ def _copy_days(truth_csv: Path, days: set[int], dest: Path) -> int:
 def _plain(source: Path, plate: Path, plate_map: Path, model: str) -> dict[str, float]:
     from flows import steps
     from hts.io import IngestOptions
+    from hts.segment import SegmenterSpec
 
     times: dict[str, float] = {}
     t0 = time.perf_counter()
     report = steps.ingest_new_images(source, plate, options=IngestOptions(plate_map=plate_map))
     times["ingest_s"] = time.perf_counter() - t0
     results = steps.default_results_path(plate)
-    outcome = steps.segment_plate(plate, results, model=model)
+    outcome = steps.segment_plate(plate, results, segmenter=SegmenterSpec.parse(model))
     times["segment_s"] = time.perf_counter() - t0 - sum(times.values())
     steps.summarise_results(results)
     steps.compute_endpoint_tables(results)

@@ -45,7 +45,7 @@ def main() -> None:
     from hts.measure.choose import choose_spheroid
     from hts.measure.morphometrics import measure_object
     from hts.models.paths import model_path
-    from hts.segment.analyse import THRESHOLD
+    from hts.segment.postprocess import THRESHOLD
     from hts.synth.training import training_sample
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])

@@ -37,7 +37,7 @@ import hts
 assert hts.__file__.startswith(sys.argv[1]), hts.__file__
 from hts.engines import get_engine
 from hts.io import PlateStore
-from hts.segment.analyse import analyse_probability
+from hts.segment.postprocess import analyse_probability
 from hts.segment.preprocess import preprocess, restore_probability
 
 plate_path, weights, engine_name, n, batch = sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5]), 4

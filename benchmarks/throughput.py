@@ -111,7 +111,7 @@ def stages(
     """Median seconds per image of each stage of a worker's pipeline, timed one by one."""
     from hts.engines.openvino_engine import OpenVinoEngine
     from hts.io import PlateStore
-    from hts.segment.analyse import analyse_probability
+    from hts.segment.postprocess import analyse_probability
     from hts.segment.preprocess import preprocess, restore_probability
 
     plate = PlateStore(plate_path)

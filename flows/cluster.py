@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from hts.distributed.cluster import (
+from hts.distributed import (
     ClusterSpec,
     engine_threads_per_worker,
     local_cluster_options,

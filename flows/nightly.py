@@ -20,10 +20,11 @@ from flows import tasks
 from flows.cluster import ClusterConfig, open_cluster
 from flows.figures import EndpointTable, ResultsFigures, escape_markdown, markdown_table
 from flows.steps import default_report_path, default_results_path
-from hts.distributed.cluster import ClusterSpec
+from hts.distributed import ClusterSpec
 from hts.io import IngestOptions
 from hts.measure import QC_BITS
 from hts.measure.qc import flagged_warning
+from hts.segment import SegmenterSpec
 
 __all__ = ["NightlySummary", "nightly_markdown", "nightly_screen"]
 
@@ -184,6 +185,7 @@ def nightly_screen(
         Retries of the ingest and segmentation tasks, and the wait between them.
     """
     logger = get_run_logger()
+    segmenter = SegmenterSpec.parse(model, engine=engine)  # once: an unknown model stops here
     config = cluster or ClusterConfig()
     results = results or str(default_results_path(plate))
     options = IngestOptions(
@@ -204,7 +206,7 @@ def nightly_screen(
     logger.info("%d new images in %s (%d files seen)", report.n_new, source, report.n_files)
     with open_cluster(config, share_local=False) as spec:
         outcome = segment_task(
-            plate, results, model=model, engine=engine, cluster=spec, batch_size=batch_size
+            plate, results, segmenter=segmenter, cluster=spec, batch_size=batch_size
         )
     logger.info("segmented %d images of plate %s", outcome.n_processed, outcome.plate)
     figures = tasks.summarise_results(results)

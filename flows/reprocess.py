@@ -18,6 +18,7 @@ from flows.cluster import ClusterConfig, open_cluster
 from flows.figures import escape_markdown, markdown_table
 from flows.steps import SegmentOutcome, default_results_path, find_plates
 from hts.measure.qc import format_flag_counts
+from hts.segment import SegmenterSpec
 
 __all__ = ["PlateFailure", "ReprocessSummary", "reprocess_archive", "reprocess_markdown"]
 
@@ -116,6 +117,7 @@ def reprocess_archive(
         Retries of each plate's task, and the wait between them.
     """
     logger = get_run_logger()
+    segmenter = SegmenterSpec.parse(model, engine=engine)  # once: an unknown model stops here
     paths = _plates(plates, archive)
     config = cluster or ClusterConfig()
     logger.info("reprocessing %d plates with %s on %s", len(paths), model, config.describe())
@@ -129,8 +131,7 @@ def reprocess_archive(
                 segment.submit(
                     path,
                     str(default_results_path(path)),
-                    model=model,
-                    engine=engine,
+                    segmenter=segmenter,
                     cluster=spec,
                     redo=force,
                     batch_size=batch_size,

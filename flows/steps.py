@@ -15,10 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from flows.figures import EndpointTable, ResultsFigures, endpoint_tables, results_figures
-from hts.distributed.cluster import ClusterSpec
-from hts.distributed.run import run_plate
+from hts.distributed import ClusterSpec, run_plate
 from hts.io import IngestOptions, IngestReport, PlateStore, ingest
 from hts.results import default_results_path, open_results
+from hts.segment import SegmenterSpec
 
 __all__ = [
     "SegmentOutcome",
@@ -111,19 +111,19 @@ def segment_plate(
     plate: Path | str,
     results: Path | str,
     *,
-    model: str,
-    engine: str | None = None,
+    segmenter: SegmenterSpec,
     cluster: ClusterSpec | None = None,
     redo: bool = False,
     batch_size: int = 8,
 ) -> SegmentOutcome:
-    """Segment every image of ``plate`` without a current result of ``model`` (``hts run``).
+    """Segment every image of ``plate`` without a current result of ``segmenter`` (``hts
+    run``; the flows parse their ``model`` and ``engine`` parameters into it).
 
     Resumable: an interrupted run leaves what it finished; the next run does the rest.
     """
     began = time.perf_counter()
     summary = run_plate(
-        plate, results, segmenter=model, engine=engine, cluster=cluster, redo=redo,
+        plate, results, segmenter=segmenter, cluster=cluster, redo=redo,
         batch_size=batch_size,
     )  # fmt: skip
     return SegmentOutcome(

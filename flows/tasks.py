@@ -18,8 +18,9 @@ from prefect.runtime import task_run
 
 from flows import steps
 from flows.figures import EndpointTable, ResultsFigures
-from hts.distributed.cluster import ClusterSpec
+from hts.distributed import ClusterSpec
 from hts.io import IngestOptions, IngestReport
+from hts.segment import SegmenterSpec
 
 __all__ = [
     "artifact_key",
@@ -85,15 +86,14 @@ def segment_plate(
     plate: str,
     results: str,
     *,
-    model: str,
-    engine: str | None,
+    segmenter: SegmenterSpec,
     cluster: ClusterSpec | None,
     redo: bool = False,
     batch_size: int = 8,
 ) -> steps.SegmentOutcome:
     """Segment what the plate's results store lacks (one Prefect task for the whole plate)."""
     return steps.segment_plate(
-        plate, results, model=model, engine=engine, cluster=cluster, redo=redo,
+        plate, results, segmenter=segmenter, cluster=cluster, redo=redo,
         batch_size=batch_size,
     )  # fmt: skip
 

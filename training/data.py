@@ -19,7 +19,7 @@ import cv2
 import numpy as np
 
 from hts.io.readers import read_image
-from hts.segment.preprocess import minmax_to_uint8, resize
+from hts.segment import minmax_to_uint8, resize
 
 __all__ = ["Dataset", "from_folder", "preprocess_pair", "synthetic", "write_image_set"]
 

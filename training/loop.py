@@ -30,8 +30,7 @@ from hts.measure.choose import choose_spheroid
 from hts.measure.metrics import jaccard_distance
 from hts.measure.morphometrics import largest_object
 from hts.models import ModelConfig, build_model, save_weights
-from hts.segment.network import FLIPS
-from hts.segment.preprocess import pad_to_multiple
+from hts.segment import FLIPS, pad_to_multiple
 from training.augment import photometric
 from training.data import Dataset
 from training.losses import make_loss

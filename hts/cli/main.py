@@ -393,9 +393,11 @@ def _cmd_verify(args: argparse.Namespace) -> int:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from hts.distributed.run import run_plate
+    from hts.distributed import run_plate
     from hts.results import default_results_path
+    from hts.segment import SegmenterSpec
 
+    segmenter = SegmenterSpec.parse(str(args.model), engine=args.engine)  # once, here
     results = args.results or default_results_path(args.plate)
     bar: dict[str, Callable[[], None]] = {}
     holder: list[Callable[[int], None] | None] = [None]
@@ -411,8 +413,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         summary = run_plate(
             args.plate,
             results,
-            segmenter=args.model,
-            engine=args.engine,
+            segmenter=segmenter,
             batch_size=args.batch_size,
             cluster=_cluster(args, processes=True),
             redo=args.redo,
@@ -433,7 +434,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 
     from hts.measure.choose import ChoiceParams
     from hts.measure.evaluate import evaluate_folder, format_table, write_outputs
-    from hts.segment.analyse import analyse_probability
+    from hts.segment.postprocess import analyse_probability
     from hts.segment.registry import get_segmenter
 
     segmenter = get_segmenter(str(args.model))

@@ -7,38 +7,34 @@ from typing import Any
 
 from distributed import WorkerPlugin
 
+from hts.segment import SegmenterSpec, get_segmenter
+
 __all__ = ["SegmenterPlugin", "describe_segmenter"]
 
 log = logging.getLogger(__name__)
 
 
-def describe_segmenter(segmenter: str, engine: str | None = None) -> str:
+def describe_segmenter(segmenter: SegmenterSpec) -> str:
     """What this process runs for ``segmenter``: its model id and inference engine, e.g.
     ``unet-r34-v6 on openvino-cpu-bf16`` (run on a worker: the automatic choice is its own)."""
-    from hts.segment.registry import get_segmenter
-
-    model = get_segmenter(segmenter, engine)
-    loaded = getattr(model, "engine", None)
-    name = getattr(loaded, "name", None)
+    model = get_segmenter(segmenter)
+    name = model.engine_name
     return f"{model.model_id} on {name}" if name else f"{model.model_id} (no inference engine)"
 
 
 class SegmenterPlugin(WorkerPlugin):
-    """Warms :func:`hts.segment.registry.get_segmenter` on each worker.
+    """Warms :func:`hts.segment.get_segmenter` on each worker.
 
     Tasks then find the model in the worker process's cache: it is built once per worker,
     never per task. A worker that dies and is restarted by its nanny loads it again.
     """
 
-    def __init__(self, segmenter: str, engine: str | None = None) -> None:
+    def __init__(self, segmenter: SegmenterSpec) -> None:
         self.segmenter = segmenter
-        self.engine = engine
-        self.name = f"hts-segmenter-{segmenter}-{engine or 'auto'}"
+        self.name = f"hts-segmenter-{segmenter}-{segmenter.engine or 'auto'}"
 
     def setup(self, worker: Any) -> None:
-        from hts.segment.registry import get_segmenter
-
-        model = get_segmenter(self.segmenter, self.engine)
+        model = get_segmenter(self.segmenter)
         log.info("worker %s loaded segmenter %s", getattr(worker, "address", "?"), model.model_id)
 
     def resources(self, client: Any) -> dict[str, float] | None:

@@ -25,7 +25,7 @@ from hts.io.omezarr import PlateStore
 from hts.measure.qc import DOUBTFUL_BITS, count_flags, flagged_warning, format_flag_counts
 from hts.results.schema import Status
 from hts.results.store import ResultsStore
-from hts.segment.analyse import PROCESSING_VERSION
+from hts.segment import PROCESSING_VERSION, SegmenterSpec, as_spec
 
 __all__ = [
     "Block",
@@ -159,7 +159,7 @@ def plan_blocks(
                         t, start, stop, slots,
                         tuple(bool(present[i, t]) for i in slots),
                         tuple(float(time_h[i, t]) for i in slots),
-                        tuple((positions[i].well.name, positions[i].field) for i in slots),
+                        tuple((positions[i].well, positions[i].field) for i in slots),
                     )
                 )  # fmt: skip
     return blocks
@@ -169,7 +169,7 @@ def run_plate(
     plate_path: Path | str,
     results_path: Path | str,
     *,
-    segmenter: str = "unet",
+    segmenter: SegmenterSpec | str = "unet",
     engine: str | None = None,
     cluster: ClusterSpec | None = None,
     redo: bool = False,
@@ -183,10 +183,11 @@ def run_plate(
     Parameters
     ----------
     segmenter
-        Segmenter name (built-in or an installed plugin's) or weight file (see
-        :func:`hts.segment.registry.get_segmenter`).
+        The segmenter setting, or its text (``unet@0.6+tta``, ``classical``, a weight file,
+        an installed plugin's name), parsed here once (`hts.segment.SegmenterSpec.parse`).
     engine
-        Inference engine of a network segmenter (default: automatic).
+        With text: the inference engine of a network segmenter (default: automatic); a
+        `SegmenterSpec` carries its own.
     cluster
         Dask workers; by default a local cluster of worker processes.
     redo
@@ -198,12 +199,11 @@ def run_plate(
     on_plan
         Called once with the number of slots planned.
     """
-    from hts.segment.registry import segmenter_model_id
-
+    spec = as_spec(segmenter, engine)
     plate = PlateStore(plate_path)
     if plate.pixel_size_um is None:
         raise ValueError(f"{plate_path}: plate has no pixel size; re-ingest with --pixel-size-um")
-    model_id = segmenter_model_id(segmenter, engine)  # workers load the model, not the client
+    model_id = spec.model_id  # workers load the model, not the client
     with StoreLock(results_path):
         store = ResultsStore.sync(results_path, plate, wells_per_chunk=wells_per_chunk)
         present, time_h = image_slots(plate, store)
@@ -222,7 +222,7 @@ def run_plate(
         if blocks:
             _run_blocks(
                 blocks, summary, plate_path=plate_path, results_path=results_path,
-                segmenter=segmenter, engine=engine, pixel_size_um=float(plate.pixel_size_um),
+                segmenter=spec, pixel_size_um=float(plate.pixel_size_um),
                 cluster=cluster, batch_size=batch_size, progress=progress,
             )  # fmt: skip
             _count_qc(store, todo, summary)
@@ -241,8 +241,7 @@ def _run_blocks(
     *,
     plate_path: Path | str,
     results_path: Path | str,
-    segmenter: str,
-    engine: str | None,
+    segmenter: SegmenterSpec,
     pixel_size_um: float,
     cluster: ClusterSpec | None,
     batch_size: int,
@@ -259,10 +258,10 @@ def _run_blocks(
             progress(len(block.slots))
 
     with dask_client(cluster or ClusterSpec()) as client:
-        plugin = SegmenterPlugin(segmenter, engine)
+        plugin = SegmenterPlugin(segmenter)
         client.register_plugin(plugin)  # the model loads once per worker, now and on restarts
         # which engine each worker chose (-v); a worker that cannot load it fails its blocks
-        loaded = client.run(describe_segmenter, segmenter, engine, on_error="return")
+        loaded = client.run(describe_segmenter, segmenter, on_error="return")
         for worker, runs in sorted(loaded.items()):
             if isinstance(runs, str):
                 log.info("worker %s runs %s", worker, runs)
@@ -275,7 +274,6 @@ def _run_blocks(
             plate_path=str(Path(plate_path).resolve()),
             results_path=str(Path(results_path).resolve()),
             segmenter=segmenter,
-            engine=engine,
             pixel_size_um=pixel_size_um,
             batch_size=batch_size,
         )

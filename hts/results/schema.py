@@ -87,7 +87,7 @@ VARIABLES: tuple[VariableSpec, ...] = (
         0,
         {
             "long_name": "version of post-processing and QC that made the result (0: unknown)",
-            "comment": "hts.segment.analyse.PROCESSING_VERSION",
+            "comment": "hts.segment.postprocess.PROCESSING_VERSION",
         },
     ),
     VariableSpec("error", "str", "", {"long_name": "why processing failed"}),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -118,22 +119,32 @@ class NetworkSegmenter:
         weights: Path,
         *,
         engine: str = "torch",
+        engine_options: dict[str, Any] | None = None,
         flip_average: bool = False,
         scale: float | None = None,
         polarity: bool = False,
     ) -> NetworkSegmenter:
+        """Load ``weights`` into ``engine`` (`hts.engines.get_engine` with
+        ``engine_options``)."""
         config = PreprocessConfig() if scale is None else PreprocessConfig(scale=scale)
-        loaded = get_engine(engine, weights)
+        loaded = get_engine(engine, weights, **(engine_options or {}))
         model_id = loaded.model_id
         model_id += mode_suffix(scale=config.scale, flip_average=flip_average, polarity=polarity)
         rule = PolarityRule() if polarity else None
         return cls(loaded, model_id, config=config, flip_average=flip_average, polarity=rule)
 
-    def predict(self, image: np.ndarray, *, pixel_size_um: float) -> np.ndarray:
+    @property
+    def engine_name(self) -> str:
+        return self.engine.name
+
+    def predict(self, image: np.ndarray, *, pixel_size_um: float | None = None) -> np.ndarray:
         return self.predict_batch([image])[0]
 
-    def predict_batch(self, images: list[np.ndarray]) -> list[np.ndarray]:
-        """Probabilities ``(Y, X)`` float32 per image; images of one shape share one engine call."""
+    def predict_batch(
+        self, images: list[np.ndarray], *, pixel_size_um: float | None = None
+    ) -> list[np.ndarray]:
+        """Probabilities ``(Y, X)`` float32 per image; images of one shape share one engine
+        call. The network works in pixels: ``pixel_size_um`` is not needed."""
         if len({im.shape for im in images}) > 1:
             return [p for im in images for p in self.predict_batch([im])]
         batch = np.stack([preprocess(im, self.config) for im in images])

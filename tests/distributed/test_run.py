@@ -119,7 +119,7 @@ def test_results_of_older_post_processing_are_redone(
 ) -> None:
     import zarr
 
-    from hts.segment.analyse import PROCESSING_VERSION
+    from hts.segment.postprocess import PROCESSING_VERSION
 
     results = tmp_path / "r.zarr"
     run_plate(plate_path, results, segmenter="classical", cluster=processes)

@@ -114,7 +114,7 @@ def test_hts_evaluate_takes_the_choice_rule(
 
 
 def test_silent_failures_are_wrong_results_that_qc_did_not_flag(tmp_path: Path) -> None:
-    from hts.segment.analyse import analyse_probability
+    from hts.segment.postprocess import analyse_probability
 
     images, masks = tmp_path / "images", tmp_path / "masks"
     images.mkdir()

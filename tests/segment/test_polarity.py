@@ -5,8 +5,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from hts.segment import SegmenterSpec
 from hts.segment.network import NetworkSegmenter, PolarityRule, mode_suffix
-from hts.segment.registry import _network_spec
 
 
 class DarknessEngine:
@@ -92,8 +92,8 @@ def test_batches_mix_both_and_only_doubtful_images_pass_twice() -> None:
 
 
 def test_the_mode_is_named_in_the_segmenter_and_the_model_id() -> None:
-    spec = _network_spec("unet@0.6+tta+pol")
-    assert spec is not None and spec.polarity and spec.flip_average and spec.scale == 0.6
-    assert _network_spec("unet") is not None and not _network_spec("unet").polarity  # type: ignore[union-attr]
+    spec = SegmenterSpec.parse("unet@0.6+tta+pol")
+    assert spec.polarity and spec.flip_average and spec.scale == 0.6 and spec.is_network
+    assert not SegmenterSpec.parse("unet").polarity
     assert mode_suffix(scale=0.6, flip_average=True, polarity=True) == "@0.6+tta+pol"
     assert mode_suffix(scale=None, flip_average=False) == ""

@@ -7,7 +7,7 @@ import pytest
 
 from hts.measure.choose import ChoiceParams
 from hts.measure.qc import QCFlags
-from hts.segment.analyse import analyse_probability
+from hts.segment.postprocess import analyse_probability
 
 
 def disk(shape: tuple[int, int], centre: tuple[float, float], radius: float) -> np.ndarray:
