@@ -17,13 +17,11 @@ keeps none of the candidates' memory, and under a lock, so a node's workers time
 from __future__ import annotations
 
 import argparse
-import functools
 import importlib.metadata
 import importlib.util
 import json
 import logging
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -34,6 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from hts.engines.cache import atomic_write_bytes, exclusive_lock, file_digest, resolve_cache_dir
+from hts.engines.cpu import cpu_flags, cpu_model
 from hts.engines.registry import get_engine
 from hts.engines.settings import AUTO_ENGINE_ENV, CACHE_DIR_ENV, engine_threads
 
@@ -58,37 +57,6 @@ _RECORDS = "engine-choice.json"
 _FLAGS = ("avx2", "avx512f", "avx512_bf16", "avx512_vnni", "avx_vnni", "amx_bf16", "amx_int8")
 
 
-@functools.cache
-def _cpuinfo() -> dict[str, str]:
-    """The first processor's fields of ``/proc/cpuinfo`` (empty where there is none)."""
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return {}
-    fields: dict[str, str] = {}
-    for line in text.split("\n\n")[0].splitlines():
-        key, _, value = line.partition(":")
-        fields[key.strip()] = value.strip()
-    return fields
-
-
-def cpu_model() -> str:
-    """The CPU's model name with its family, model and stepping (``AMD EPYC (26/2/1)``).
-
-    Virtual machines often report a bare name (``AMD EPYC``) for several generations; the
-    numbers tell them apart.
-    """
-    info = _cpuinfo()
-    name = info.get("model name") or platform.processor() or platform.machine()
-    numbers = "/".join(info[k] for k in ("cpu family", "model", "stepping") if k in info)
-    return f"{name} ({numbers})" if numbers else name
-
-
-def cpu_flags() -> frozenset[str]:
-    """The CPU's instruction flags (``/proc/cpuinfo``; empty where unknown)."""
-    return frozenset(_cpuinfo().get("flags", "").split())
-
-
 def _version(dist: str) -> str | None:
     try:
         return importlib.metadata.version(dist)
@@ -103,7 +71,7 @@ def cpu_candidates(weights: Path | str, *, cache_dir: Path | str | None = None) 
     accepted (`hts.engines.int8.check_int8`); bf16 engines only where the CPU has bf16
     units (elsewhere they are emulated); fp32 engines always.
     """
-    from hts.engines.openvino_engine import cpu_has_int8
+    from hts.engines.cpu import cpu_has_int8
 
     flags = cpu_flags()
     bf16 = bool(flags & {"avx512_bf16", "amx_bf16"}) or not flags

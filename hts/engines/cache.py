@@ -21,6 +21,7 @@ __all__ = [
     "atomic_write_bytes",
     "exclusive_lock",
     "file_digest",
+    "int8_model_path",
     "resolve_cache_dir",
 ]
 
@@ -45,6 +46,12 @@ def resolve_cache_dir(path: Path | str | None = None) -> Path:
     directory = Path(path).expanduser()
     directory.mkdir(parents=True, exist_ok=True)
     return directory
+
+
+def int8_model_path(weights: Path | str, *, cache_dir: Path | str | None = None) -> Path:
+    """Where the INT8 IR of ``weights`` lives (its ``.xml``; the ``.bin`` beside it), as
+    `hts.engines.int8` builds it and the ``openvino-int8`` engine reads it."""
+    return resolve_cache_dir(cache_dir) / "int8" / f"{file_digest(weights)}-int8.xml"
 
 
 def file_digest(path: Path | str, *, length: int = 16) -> str:

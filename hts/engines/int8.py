@@ -36,7 +36,7 @@ from hts.engines.cache import (
     atomic_write_bytes,
     exclusive_lock,
     file_digest,
-    resolve_cache_dir,
+    int8_model_path,
 )
 from hts.engines.onnx_export import cached_onnx
 
@@ -60,11 +60,6 @@ JCD_BOUND = 0.005
 #: the training sets' seeds and the model card's test sets (3, 2026).
 CALIBRATION_SEED = 1616
 CHECK_SEED = 1617
-
-
-def int8_model_path(weights: Path | str, *, cache_dir: Path | str | None = None) -> Path:
-    """Where the INT8 IR of ``weights`` lives (its ``.xml``; the ``.bin`` beside it)."""
-    return resolve_cache_dir(cache_dir) / "int8" / f"{file_digest(weights)}-int8.xml"
 
 
 def int8_check_path(weights: Path | str, *, cache_dir: Path | str | None = None) -> Path:

@@ -17,7 +17,8 @@ from typing import Any
 import numpy as np
 
 from hts.engines.base import onnx_input
-from hts.engines.cache import resolve_cache_dir
+from hts.engines.cache import int8_model_path, resolve_cache_dir
+from hts.engines.cpu import cpu_has_int8
 from hts.engines.onnx_export import cached_onnx
 from hts.engines.settings import engine_threads
 
@@ -37,17 +38,6 @@ def cpu_has_bf16(core: Any = None) -> bool:
 
     core = core or ov.Core()
     return "BF16" in core.get_property("CPU", "OPTIMIZATION_CAPABILITIES")
-
-
-def cpu_has_int8(core: Any = None) -> bool:
-    """Whether the CPU has instructions that make INT8 convolutions fast (VNNI or AMX).
-
-    OpenVINO lists ``INT8`` on every x86 CPU (it emulates it without VNNI), so the CPU's
-    own flags decide: AVX-512 VNNI, AVX-VNNI or AMX INT8.
-    """
-    from hts.engines.autotune import cpu_flags
-
-    return bool(cpu_flags() & {"avx512_vnni", "avx_vnni", "amx_int8"})
 
 
 class OpenVinoEngine:
@@ -123,8 +113,6 @@ class OpenVinoEngine:
 
 def _int8_model(weights: Path | str, cache_dir: Path | str | None) -> Path:
     """The cached INT8 IR of ``weights``, or ``FileNotFoundError`` naming the command."""
-    from hts.engines.int8 import int8_model_path
-
     path = int8_model_path(weights, cache_dir=cache_dir)
     if not path.is_file():
         raise FileNotFoundError(
