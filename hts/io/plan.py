@@ -17,10 +17,10 @@ from typing import Any
 
 import numpy as np
 
+from hts.io.ingest_report import Problem, ProblemKind
 from hts.io.naming import NameFields
 from hts.io.omezarr import TimepointInfo
 from hts.io.readers import ImageHeader
-from hts.io.ingest_report import Problem, ProblemKind
 from hts.wells import WellId
 
 __all__ = [
