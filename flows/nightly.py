@@ -18,12 +18,13 @@ from prefect.runtime import flow_run
 
 from flows import tasks
 from flows.cluster import ClusterConfig, open_cluster
-from flows.figures import EndpointTable, ResultsFigures, escape_markdown, markdown_table
+from flows.figures import EndpointTable, escape_markdown, markdown_table
 from flows.steps import default_report_path, default_results_path
 from hts.distributed.cluster import ClusterSpec
 from hts.io import IngestOptions
 from hts.measure import QC_BITS
 from hts.measure.qc import flagged_warning
+from hts.results import ResultsFigures
 
 __all__ = ["NightlySummary", "nightly_markdown", "nightly_screen"]
 

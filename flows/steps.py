@@ -14,11 +14,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from flows.figures import EndpointTable, ResultsFigures, endpoint_tables, results_figures
+from flows.figures import EndpointTable, endpoint_tables
 from hts.distributed.cluster import ClusterSpec
 from hts.distributed.run import run_plate
 from hts.io import IngestOptions, IngestReport, PlateStore, ingest
-from hts.results import default_results_path, open_results
+from hts.results import ResultsFigures, default_results_path, open_results, results_figures
 
 __all__ = [
     "SegmentOutcome",

@@ -17,9 +17,10 @@ from prefect.cache_policies import NO_CACHE
 from prefect.runtime import task_run
 
 from flows import steps
-from flows.figures import EndpointTable, ResultsFigures
+from flows.figures import EndpointTable
 from hts.distributed.cluster import ClusterSpec
 from hts.io import IngestOptions, IngestReport
+from hts.results import ResultsFigures
 
 __all__ = [
     "artifact_key",

@@ -20,7 +20,9 @@ from hts.analysis.params import EndpointParams
 if TYPE_CHECKING:
     import xarray as xr
 
-__all__ = ["render_html", "time_problem", "write_report"]
+    from hts.results.key_figures import ResultsFigures
+
+__all__ = ["qc_counts", "render_html", "time_problem", "write_report"]
 
 log = logging.getLogger(__name__)
 
@@ -119,6 +121,21 @@ def render_html(
     return "\n".join(parts)
 
 
+def qc_counts(figures: ResultsFigures) -> dict[str, dict[str, int]]:
+    """``{plate: {column: images}}`` of the QC table: ``measured`` (status OK), ``flagged``
+    (any flag), one entry per flag (measured images carrying it), ``failed``, ``no_image``."""
+    return {
+        p.plate: {
+            "measured": p.n_ok,
+            "flagged": p.n_flagged,
+            **p.qc_flags,
+            "failed": p.status["failed"],
+            "no_image": p.status["no_image"],
+        }
+        for p in figures.plates
+    }
+
+
 def _arm_rows(endpoints: xr.Dataset) -> list[list[Any]]:
     rows = []
     for k, arm in enumerate(endpoints["arm_name"].values):
@@ -201,6 +218,7 @@ def write_report(
     from hts.analysis.queries import flagged_images
     from hts.report import figures as fg
     from hts.report.montage import flagged_montage
+    from hts.results.key_figures import results_figures
     from hts.results.store import open_results
 
     params = EndpointParams() if params is None else params
@@ -214,7 +232,7 @@ def write_report(
     results = lazy.drop_vars([v for v in ("contour",) if v in lazy.data_vars]).load()
     curves = growth_curves(results, params=params)
     endpoints = compute_endpoints(results, params=params)
-    qc = fg.qc_counts(results)
+    qc = qc_counts(results_figures(results))
     no_time = time_problem(results)
     has_km = bool(np.isfinite(endpoints["relapse_free"].values).any())
     has_scp = bool((endpoints["scp_n"].values > 0).any())

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import pytest
 import xarray as xr
 
-from flows.figures import endpoint_tables, markdown_table, results_figures
+from flows.figures import endpoint_tables, markdown_table
 from hts.measure import QC_BITS
-from hts.results import Status
+from hts.results import Status, results_figures
 
 OK, FAILED, PENDING, NO_IMAGE = Status.OK, Status.FAILED, Status.PENDING, Status.NO_IMAGE
 
@@ -34,36 +32,6 @@ def _results() -> xr.Dataset:
         attrs={"plate": "P1"},
     )
     return ds
-
-
-def test_status_and_qc_counts_only_count_measured_images() -> None:
-    fig = results_figures(_results())
-    assert fig.plate == "P1" and (fig.n_positions, fig.n_timepoints) == (3, 2)
-    assert fig.last_day == 1.0
-    assert fig.status == {"pending": 1, "ok": 3, "failed": 1, "no_image": 1}
-    # the flags of the failed and the pending slot do not count
-    assert fig.qc_flags["touches_border"] == 2 and fig.qc_flags["multiple_objects"] == 1
-    assert fig.qc_flags_last == {
-        **dict.fromkeys(QC_BITS, 0),
-        "touches_border": 1,
-        "multiple_objects": 1,
-    }
-    assert fig.n_flagged == 2 and fig.n_ok == 3
-
-
-def test_arms_give_median_diameters_at_first_and_latest_time_point() -> None:
-    arms = {a.arm: a for a in results_figures(_results()).arms}
-    assert arms["untreated"].n_spheroids == 1
-    assert (
-        arms["untreated"].median_diameter_first_um,
-        arms["untreated"].median_diameter_last_um,
-    ) == (
-        100.0,
-        120.0,
-    )
-    assert arms["RT 5 Gy"].n_spheroids == 2
-    assert arms["RT 5 Gy"].median_diameter_first_um == 200.0
-    assert math.isnan(arms["RT 5 Gy"].median_diameter_last_um)  # nothing measured: n/a
 
 
 def test_endpoint_tables_group_by_dimension_and_leave_curves_out() -> None:
