@@ -135,12 +135,16 @@ def endpoints_from_curves(
     spheroids = spheroid_endpoints(curves, params=params)
     arms = arm_endpoints(spheroids, times_h=evaluation_times(curves), params=params)
     doses = dose_endpoints(spheroids, params=params)
+    # the store's variable and coordinate order: per spheroid, per arm, per dose, scalars
     untreated = [k for k in arms.data_vars if str(k).startswith("untreated_")]
-    ds = xr.merge(
-        [spheroids, arms.drop_vars(untreated), doses, arms[untreated]],
-        combine_attrs="override",
-        join="exact",
-        compat="identical",
+    parts = (spheroids, arms.drop_vars(untreated), doses, arms[untreated])
+    ds = xr.Dataset(
+        {k: v.variable for part in parts for k, v in part.data_vars.items()},
+        coords={
+            **{k: v for k, v in curves.coords.items()},
+            "arm_name": ("arm_name", arms["arm_name"].values),
+            "dose_level": ("dose_level", doses["dose_level"].values, doses["dose_level"].attrs),
+        },
     )
     ds.attrs = {
         **{k: v for k, v in curves.attrs.items() if isinstance(v, str | int | float)},

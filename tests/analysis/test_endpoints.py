@@ -328,3 +328,9 @@ def test_evaluation_times_fall_back_on_the_images_times() -> None:
     times = evaluation_times(curves)
     assert times.dims == ("timepoint",)
     np.testing.assert_array_equal(times.values, [0.0, 24.5, 48.0, 72.0])
+
+
+def test_parameters_come_back_from_their_json() -> None:
+    params = EndpointParams(relapse_factor=3.0, exclude_flags=("no_object",), observation_end_h=96)
+    assert EndpointParams.from_json(params.to_json()) == params
+    assert EndpointParams.from_json(EndpointParams().to_json()) == EndpointParams()
