@@ -11,7 +11,7 @@ import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flows.figures import EndpointTable, endpoint_tables
 from hts.distributed.cluster import ClusterSpec
@@ -31,6 +31,9 @@ __all__ = [
     "write_html_report",
 ]
 
+if TYPE_CHECKING:
+    import xarray as xr
+
 log = logging.getLogger(__name__)
 
 
@@ -39,10 +42,10 @@ class GrowthEndpoints:
     """Growth curves and endpoints of a results store, computed once for the endpoint tables
     and the HTML report."""
 
-    #: ``hts.analysis.growth_curves`` output (an ``xarray.Dataset``)
-    curves: Any
-    #: ``hts.analysis.compute_endpoints`` output (an ``xarray.Dataset``)
-    endpoints: Any
+    #: ``hts.analysis.growth_curves`` output
+    curves: xr.Dataset
+    #: ``hts.analysis.compute_endpoints`` output
+    endpoints: xr.Dataset
 
     def tables(self) -> tuple[EndpointTable, ...]:
         """The endpoints as key-figure tables (`flows.figures.endpoint_tables`)."""
