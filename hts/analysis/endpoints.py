@@ -135,7 +135,8 @@ def endpoints_from_curves(
     spheroids = spheroid_endpoints(curves, params=params)
     arms = arm_endpoints(spheroids, times_h=evaluation_times(curves), params=params)
     doses = dose_endpoints(spheroids, params=params)
-    # the store's variable and coordinate order: per spheroid, per arm, per dose, scalars
+    # variables in the order they were always stored: per spheroid, per arm, per dose, then
+    # the untreated growth scalars
     untreated = [k for k in arms.data_vars if str(k).startswith("untreated_")]
     parts = (spheroids, arms.drop_vars(untreated), doses, arms[untreated])
     ds = xr.Dataset(
