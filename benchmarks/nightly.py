@@ -61,8 +61,12 @@ def _plain(source: Path, plate: Path, plate_map: Path, model: str) -> dict[str, 
     outcome = steps.segment_plate(plate, results, segmenter=SegmenterSpec.parse(model))
     times["segment_s"] = time.perf_counter() - t0 - sum(times.values())
     steps.summarise_results(results)
-    steps.compute_endpoint_tables(results)
-    steps.write_html_report(results, steps.default_report_path(results), plate=plate)
+    growth = steps.compute_endpoints(results)
+    if growth is not None:
+        growth.tables()
+    steps.write_html_report(
+        results, steps.default_report_path(results), endpoints=growth, plate=plate
+    )
     times["report_s"] = time.perf_counter() - t0 - sum(times.values())
     assert report.n_new == outcome.n_processed, (report.n_new, outcome.counts)
     times["wall_s"] = time.perf_counter() - t0

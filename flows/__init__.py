@@ -7,13 +7,11 @@ declared in ``prefect.yaml`` at the repository root; see docs/deploy.md.
 from flows.cluster import ClusterConfig, open_cluster
 from flows.nightly import NightlySummary, nightly_screen
 from flows.reprocess import ReprocessSummary, reprocess_archive
-from flows.steps import SegmentOutcome
 
 __all__ = [
     "ClusterConfig",
     "NightlySummary",
     "ReprocessSummary",
-    "SegmentOutcome",
     "nightly_screen",
     "open_cluster",
     "reprocess_archive",

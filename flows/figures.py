@@ -1,8 +1,8 @@
-"""Key figures of a results store, and of growth endpoints, as typed records and Markdown.
+"""Growth endpoints as key-figure tables, and Markdown for the flows' artifacts.
 
-These are what a scientist reads in the morning: how many images are measured, failed or
-still pending, how many carry each QC flag, the median diameter per arm, and the endpoint
-summaries when ``hts.analysis`` is installed.
+The results store's own key figures (images measured, failed or pending, QC flags, median
+diameter per arm) are :func:`hts.results.results_figures`; this module adds the endpoint
+summaries when ``hts.analysis`` is installed, and renders both as Markdown.
 """
 
 from __future__ import annotations
@@ -10,61 +10,13 @@ from __future__ import annotations
 import html
 import math
 import re
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from hts.measure import QC_BITS
-from hts.measure.qc import DOUBTFUL_BITS
-from hts.results import Status
-
-__all__ = [
-    "ArmFigures",
-    "EndpointTable",
-    "ResultsFigures",
-    "endpoint_tables",
-    "escape_markdown",
-    "markdown_table",
-    "results_figures",
-]
-
-
-@dataclass(frozen=True)
-class ArmFigures:
-    """One treatment arm: spheroids, median diameter (um) at the first and latest time point."""
-
-    arm: str
-    n_spheroids: int
-    median_diameter_first_um: float
-    median_diameter_last_um: float
-
-
-@dataclass(frozen=True)
-class ResultsFigures:
-    """Counts over a whole results store (all positions x time points).
-
-    ``status`` counts slots by :class:`hts.results.Status` name; ``qc_flags`` counts
-    measured (``ok``) images carrying each flag, over all time points and at the latest.
-    """
-
-    plate: str
-    n_positions: int
-    n_timepoints: int
-    last_day: float | None
-    status: dict[str, int]
-    qc_flags: dict[str, int]
-    qc_flags_last: dict[str, int]
-    n_flagged: int
-    arms: tuple[ArmFigures, ...]
-    #: measured images whose flags put the measurement in doubt (``DOUBTFUL_FLAGS``)
-    n_doubtful: int = 0
-
-    @property
-    def n_ok(self) -> int:
-        return self.status.get("ok", 0)
+__all__ = ["EndpointTable", "endpoint_tables", "escape_markdown", "markdown_table"]
 
 
 @dataclass(frozen=True)
@@ -74,54 +26,6 @@ class EndpointTable:
     title: str
     header: tuple[str, ...]
     rows: tuple[tuple[str, ...], ...]
-
-
-def _median(values: np.ndarray) -> float:
-    with warnings.catch_warnings():  # all-NaN arms give NaN, not a warning
-        warnings.simplefilter("ignore", RuntimeWarning)
-        return float(np.nanmedian(values)) if values.size else math.nan
-
-
-def results_figures(results: Any) -> ResultsFigures:
-    """Key figures of a results dataset (from :func:`hts.open_results`; loads what it needs)."""
-    ds = results[["status", "qc_flags", "diameter_um"]].load()
-    status = np.asarray(ds.status.values)
-    ok = status == Status.OK
-    bits = np.asarray(ds.qc_flags.values).astype(np.int64)
-    n_w, n_t = status.shape
-    last = n_t - 1
-    qc = {name: int((((bits >> bit) & 1).astype(bool) & ok).sum()) for name, bit in QC_BITS.items()}
-    qc_last = {
-        name: int((((bits[:, last] >> bit) & 1).astype(bool) & ok[:, last]).sum()) if n_t else 0
-        for name, bit in QC_BITS.items()
-    }
-    diameter = np.asarray(ds.diameter_um.values)
-    arm_labels = np.asarray([str(a) for a in ds.arm.values]) if "arm" in ds.coords else None
-    arms = []
-    if arm_labels is not None and n_t:
-        for arm in sorted(set(arm_labels.tolist())):
-            sel = diameter[arm_labels == arm]
-            arms.append(
-                ArmFigures(
-                    arm=arm or "(no plate map)",
-                    n_spheroids=int(sel.shape[0]),
-                    median_diameter_first_um=_median(sel[:, 0]),
-                    median_diameter_last_um=_median(sel[:, last]),
-                )
-            )
-    day = float(ds.day.values[last]) if n_t and "day" in ds.coords else math.nan
-    return ResultsFigures(
-        plate=str(results.attrs.get("plate") or ""),
-        n_positions=int(n_w),
-        n_timepoints=int(n_t),
-        last_day=None if math.isnan(day) else day,
-        status={s.name.lower(): int((status == s).sum()) for s in Status},
-        qc_flags=qc,
-        qc_flags_last=qc_last,
-        n_flagged=int(((bits != 0) & ok).sum()),
-        arms=tuple(arms),
-        n_doubtful=int(((bits & DOUBTFUL_BITS != 0) & ok).sum()),
-    )
 
 
 def _fmt(value: Any) -> str:

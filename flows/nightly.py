@@ -8,7 +8,7 @@ is finished by the next one.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -18,12 +18,13 @@ from prefect.runtime import flow_run
 
 from flows import tasks
 from flows.cluster import ClusterConfig, open_cluster
-from flows.figures import EndpointTable, ResultsFigures, escape_markdown, markdown_table
+from flows.figures import EndpointTable, escape_markdown, markdown_table
 from flows.steps import default_report_path, default_results_path
-from hts.distributed import ClusterSpec
+from hts.distributed import ClusterSpec, RunSummary
 from hts.io import IngestOptions
 from hts.measure import QC_BITS
 from hts.measure.qc import flagged_warning
+from hts.results import ResultsFigures
 from hts.segment import SegmenterSpec
 
 __all__ = ["NightlySummary", "nightly_markdown", "nightly_screen"]
@@ -33,56 +34,42 @@ __all__ = ["NightlySummary", "nightly_markdown", "nightly_screen"]
 class NightlySummary:
     """What one nightly run did, and the plate's key figures after it."""
 
-    plate: str
-    plate_path: str
-    results_path: str
-    model_id: str
     n_files_seen: int
     n_new_images: int
     n_skipped_files: int
-    processed: dict[str, int]
-    errors: tuple[str, ...]
+    #: the segmentation run: plate, model, slot counts by status and by why, QC flags, errors
+    run: RunSummary
     figures: ResultsFigures
     endpoints: tuple[EndpointTable, ...] | None
     report_html: str | None
     #: Steps after segmentation (endpoints, HTML report) that failed, with the reason.
     report_errors: tuple[str, ...] = ()
-    #: Image slots this run set out to do, by why (new, another model, ...).
-    planned: dict[str, int] = field(default_factory=dict)
-    #: Images this run measured that carry each QC flag, and any flag.
-    qc_flags: dict[str, int] = field(default_factory=dict)
-    n_flagged: int = 0
-    #: Images this run measured whose flags put the measurement in doubt.
-    n_doubtful: int = 0
 
     @property
     def n_processed(self) -> int:
         """Image slots segmented (or found empty) by this run."""
-        return sum(self.processed.values())
+        return self.run.n_processed
 
     @property
     def n_failed(self) -> int:
-        return self.processed.get("failed", 0)
+        return self.run.n_failed
 
     def qc_warnings(self) -> tuple[str, ...]:
         """Warnings when most images of this run, or of the whole plate, are in doubt."""
         fig = self.figures
-        found = (
-            flagged_warning(self.n_doubtful, self.processed.get("ok", 0)),
-            flagged_warning(fig.n_doubtful, fig.n_ok),
-        )
+        found = (self.run.warning(), flagged_warning(fig.n_doubtful, fig.n_ok))
         return tuple(dict.fromkeys(w for w in found if w is not None))
 
 
 def nightly_markdown(summary: NightlySummary) -> str:
     """The nightly report as Markdown (the Prefect artifact)."""
-    fig = summary.figures
+    fig, run = summary.figures, summary.run
     day = "n/a" if fig.last_day is None else f"{fig.last_day:g}"
     lines = [
-        f"# Nightly screen: plate {escape_markdown(summary.plate)}",
+        f"# Nightly screen: plate {escape_markdown(run.plate)}",
         "",
         *(f"> **Warning:** {escape_markdown(w)}\n" for w in summary.qc_warnings()),
-        f"Model {escape_markdown(summary.model_id)}; {fig.n_positions} spheroids x {fig.n_timepoints} "
+        f"Model {escape_markdown(run.model_id)}; {fig.n_positions} spheroids x {fig.n_timepoints} "
         f"time points, latest day {day}.",
         "",
         markdown_table(
@@ -92,11 +79,11 @@ def nightly_markdown(summary: NightlySummary) -> str:
                 ("new images ingested", summary.n_new_images),
                 ("files skipped (see the ingest report)", summary.n_skipped_files),
                 ("images processed", summary.n_processed),
-                *((f"  {k}", n) for k, n in sorted(summary.processed.items())),
-                *((f"  to do because: {why}", n) for why, n in summary.planned.items()),
+                *((f"  {k}", n) for k, n in sorted(run.counts.items())),
+                *((f"  to do because: {why}", n) for why, n in run.reasons.items()),
                 ("images failed", summary.n_failed),
-                ("measured images flagged by QC", summary.n_flagged),
-                *((f"  {k}", n) for k, n in summary.qc_flags.items() if n),
+                ("measured images flagged by QC", run.n_flagged),
+                *((f"  {k}", n) for k, n in run.qc_flags.items() if n),
             ],
         ),
         "",
@@ -128,12 +115,17 @@ def nightly_markdown(summary: NightlySummary) -> str:
                 "",
                 markdown_table(table.header, table.rows),
             ]
-    if summary.errors or summary.report_errors:
+    if run.errors or summary.report_errors:
         lines += ["", "## Errors", ""]
-        lines += [f"- {escape_markdown(e)}" for e in (*summary.report_errors, *summary.errors[:20])]
+        lines += [f"- {escape_markdown(e)}" for e in (*summary.report_errors, *run.errors[:20])]
     if summary.report_html:
         lines += ["", f"HTML report: {escape_markdown(summary.report_html)}"]
     return "\n".join(lines) + "\n"
+
+
+def _failure(step: str, state: Any) -> str:
+    error = state.result(raise_on_failure=False)
+    return f"{step} failed: {type(error).__name__}: {error}"
 
 
 def _run_name() -> str:
@@ -211,54 +203,48 @@ def nightly_screen(
     logger.info("segmented %d images of plate %s", outcome.n_processed, outcome.plate)
     figures = tasks.summarise_results(results)
     # endpoints and the HTML report come after the measurements are safe: their failure is
-    # reported (artifact, then a failed flow run) but does not stop the figures' publication
+    # reported (artifact, then a failed flow run) but does not stop the figures' publication.
+    # The endpoints are computed once; the report shows them.
     report_errors: list[str] = []
     endpoints_state = tasks.compute_endpoints(results, params=endpoint_params, return_state=True)
-    html_path = report_html or str(default_report_path(results))
-    html_state = tasks.write_html_report(
-        results, html_path, params=endpoint_params, plate=plate, return_state=True
-    )
-    endpoints, html = None, None
-    for step, state in (("endpoints", endpoints_state), ("HTML report", html_state)):
-        if state.is_completed():
-            continue
-        error = state.result(raise_on_failure=False)
-        report_errors.append(f"{step} failed: {type(error).__name__}: {error}")
+    growth, html = None, None
     if endpoints_state.is_completed():
-        endpoints = endpoints_state.result()
-    if html_state.is_completed():
-        html = html_state.result()
+        growth = endpoints_state.result()
+        html_path = report_html or str(default_report_path(results))
+        html_state = tasks.write_html_report(
+            results, html_path, endpoints=growth, plate=plate, return_state=True
+        )
+        if html_state.is_completed():
+            html = html_state.result()
+        else:
+            report_errors.append(_failure("HTML report", html_state))
+    else:
+        report_errors += [
+            _failure("endpoints", endpoints_state),
+            "HTML report not written: it shows the endpoints",
+        ]
     summary = NightlySummary(
-        plate=outcome.plate,
-        plate_path=plate,
-        results_path=results,
-        model_id=outcome.model_id,
         n_files_seen=report.n_files,
         n_new_images=report.n_new,
         n_skipped_files=report.n_skipped,
-        processed=outcome.counts,
-        errors=outcome.errors,
+        run=outcome,
         figures=figures,
-        endpoints=endpoints,
+        endpoints=None if growth is None else growth.tables(),
         report_html=html,
         report_errors=tuple(report_errors),
-        planned=outcome.reasons,
-        qc_flags=outcome.qc_flags,
-        n_flagged=outcome.n_flagged,
-        n_doubtful=outcome.n_doubtful,
     )
     tasks.publish_markdown(
-        tasks.artifact_key("nightly", summary.plate),
+        tasks.artifact_key("nightly", outcome.plate),
         nightly_markdown(summary),
-        description=f"Nightly screen of plate {summary.plate}: figures and QC counts",
+        description=f"Nightly screen of plate {outcome.plate}: figures and QC counts",
     )
     for warning in summary.qc_warnings():
-        logger.warning("plate %s: %s", summary.plate, warning)
+        logger.warning("plate %s: %s", outcome.plate, warning)
     if summary.n_failed:
         logger.warning(
             "%d images failed; they are retried by the next run: %s",
             summary.n_failed,
-            "; ".join(summary.errors[:5]),
+            "; ".join(outcome.errors[:5]),
         )
     if report_errors:
         raise RuntimeError("; ".join(report_errors) + " (the measurements are stored)")

@@ -16,7 +16,8 @@ from prefect.futures import wait
 from flows import tasks
 from flows.cluster import ClusterConfig, open_cluster
 from flows.figures import escape_markdown, markdown_table
-from flows.steps import SegmentOutcome, default_results_path, find_plates
+from flows.steps import default_results_path, find_plates
+from hts.distributed.run import RunSummary
 from hts.measure.qc import format_flag_counts
 from hts.segment import SegmenterSpec
 
@@ -36,7 +37,7 @@ class ReprocessSummary:
     """Per plate: what its run did, or why it failed."""
 
     model: str
-    done: tuple[SegmentOutcome, ...]
+    done: tuple[RunSummary, ...]
     failed: tuple[PlateFailure, ...]
 
     @property
@@ -62,9 +63,9 @@ def reprocess_markdown(summary: ReprocessSummary) -> str:
               "why", "seconds", "state"]  # fmt: skip
     warnings = "".join(
         f"> **Warning:** plate {escape_markdown(Path(o.plate_path).name)}: "
-        f"{escape_markdown(o.qc_warning)}\n\n"
+        f"{escape_markdown(o.warning())}\n\n"
         for o in summary.done
-        if o.qc_warning
+        if o.warning()
     )
     return (
         f"# Reprocessing with {escape_markdown(summary.model)}\n\n{warnings}"
@@ -122,7 +123,7 @@ def reprocess_archive(
     config = cluster or ClusterConfig()
     logger.info("reprocessing %d plates with %s on %s", len(paths), model, config.describe())
     segment = tasks.segment_plate.with_options(retries=retries, retry_delay_seconds=retry_delay_s)
-    done: list[SegmentOutcome] = []
+    done: list[RunSummary] = []
     failed: list[PlateFailure] = []
     with open_cluster(config, share_local=True) as spec:
         for start in range(0, len(paths), max(1, plates_in_parallel)):
@@ -148,8 +149,9 @@ def reprocess_archive(
                     failed.append(PlateFailure(path, f"{type(error).__name__}: {error}"[:300]))
     summary = ReprocessSummary(model=model, done=tuple(done), failed=tuple(failed))
     for outcome in done:
-        if outcome.qc_warning:
-            logger.warning("plate %s: %s", outcome.plate, outcome.qc_warning)
+        warning = outcome.warning()
+        if warning:
+            logger.warning("plate %s: %s", outcome.plate, warning)
     tasks.publish_markdown(
         tasks.artifact_key(
             "reprocess", Path(model).stem if Path(model).suffix in _WEIGHTS else model

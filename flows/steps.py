@@ -9,20 +9,19 @@ from __future__ import annotations
 import importlib
 import logging
 import os
-import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from flows.figures import EndpointTable, ResultsFigures, endpoint_tables, results_figures
-from hts.distributed import ClusterSpec, run_plate
+from flows.figures import EndpointTable, endpoint_tables
+from hts.distributed import ClusterSpec, RunSummary, run_plate
 from hts.io import IngestOptions, IngestReport, PlateStore, ingest
-from hts.results import default_results_path, open_results
+from hts.results import ResultsFigures, default_results_path, open_results, results_figures
 from hts.segment import SegmenterSpec
 
 __all__ = [
-    "SegmentOutcome",
-    "compute_endpoint_tables",
+    "GrowthEndpoints",
+    "compute_endpoints",
     "default_report_path",
     "default_results_path",
     "find_plates",
@@ -32,40 +31,25 @@ __all__ = [
     "write_html_report",
 ]
 
+if TYPE_CHECKING:
+    import xarray as xr
+
 log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
-class SegmentOutcome:
-    """What one segmentation run of a plate did: slot counts by final status."""
+class GrowthEndpoints:
+    """Growth curves and endpoints of a results store, computed once for the endpoint tables
+    and the HTML report."""
 
-    plate: str
-    plate_path: str
-    results_path: str
-    model_id: str
-    n_blocks: int
-    counts: dict[str, int]
-    errors: tuple[str, ...]
-    seconds: float
-    #: slots planned, by why they were to do (new, another model, ...; see hts' plan_slots)
-    reasons: dict[str, int] = field(default_factory=dict)
-    #: images this run measured that carry each QC flag, by flag name
-    qc_flags: dict[str, int] = field(default_factory=dict)
-    #: images this run measured that carry any QC flag
-    n_flagged: int = 0
-    #: images this run measured whose flags put the measurement in doubt
-    n_doubtful: int = 0
-    #: a warning when most images this run measured were flagged
-    qc_warning: str | None = None
+    #: ``hts.analysis.growth_curves`` output
+    curves: xr.Dataset
+    #: ``hts.analysis.compute_endpoints`` output
+    endpoints: xr.Dataset
 
-    @property
-    def n_processed(self) -> int:
-        """Image slots this run wrote (ok, failed or found without an image)."""
-        return sum(self.counts.values())
-
-    @property
-    def n_failed(self) -> int:
-        return self.counts.get("failed", 0)
+    def tables(self) -> tuple[EndpointTable, ...]:
+        """The endpoints as key-figure tables (`flows.figures.endpoint_tables`)."""
+        return endpoint_tables(self.endpoints)
 
 
 def default_report_path(results: Path | str) -> Path:
@@ -115,32 +99,16 @@ def segment_plate(
     cluster: ClusterSpec | None = None,
     redo: bool = False,
     batch_size: int = 8,
-) -> SegmentOutcome:
+) -> RunSummary:
     """Segment every image of ``plate`` without a current result of ``segmenter`` (``hts
     run``; the flows parse their ``model`` and ``engine`` parameters into it).
 
     Resumable: an interrupted run leaves what it finished; the next run does the rest.
     """
-    began = time.perf_counter()
-    summary = run_plate(
+    return run_plate(
         plate, results, segmenter=segmenter, cluster=cluster, redo=redo,
         batch_size=batch_size,
     )  # fmt: skip
-    return SegmentOutcome(
-        plate=summary.plate,
-        plate_path=str(plate),
-        results_path=str(results),
-        model_id=summary.model_id,
-        n_blocks=summary.n_blocks,
-        counts=dict(summary.counts),
-        errors=tuple(summary.errors),
-        seconds=time.perf_counter() - began,
-        reasons=dict(summary.reasons),
-        qc_flags=dict(summary.qc_flags),
-        n_flagged=summary.n_flagged,
-        n_doubtful=summary.n_doubtful,
-        qc_warning=summary.warning(),
-    )
 
 
 def summarise_results(results: Path | str) -> ResultsFigures:
@@ -172,10 +140,10 @@ def _endpoint_params(analysis: Any, params: dict[str, Any] | None) -> Any | None
     return analysis.EndpointParams(**fields)
 
 
-def compute_endpoint_tables(
+def compute_endpoints(
     results: Path | str, *, params: dict[str, Any] | None = None
-) -> tuple[EndpointTable, ...] | None:
-    """Growth endpoints (relapse, SCP, growth delay) as key-figure tables.
+) -> GrowthEndpoints | None:
+    """Growth curves and endpoints (relapse, SCP, growth delay) of a results store.
 
     ``params`` are fields of ``hts.analysis.EndpointParams`` (defaults when None). None
     where ``hts[report]`` is not installed.
@@ -183,34 +151,35 @@ def compute_endpoint_tables(
     analysis = _optional("hts.analysis")
     if analysis is None:
         return None
+    endpoint_params = _endpoint_params(analysis, params)
     try:
-        endpoints = analysis.compute_endpoints(
-            open_results(results), params=_endpoint_params(analysis, params)
-        )
+        curves = analysis.growth_curves(open_results(results), params=endpoint_params)
+        endpoints = analysis.endpoints_from_curves(curves, params=endpoint_params)
     except ModuleNotFoundError as exc:
         if not _missing_extra(exc):
             raise
         log.warning("no endpoints: %s (install hts[report])", exc)
         return None
-    return endpoint_tables(endpoints)
+    return GrowthEndpoints(curves, endpoints)
 
 
 def write_html_report(
     results: Path | str,
     out_html: Path | str,
     *,
-    params: dict[str, Any] | None = None,
+    endpoints: GrowthEndpoints | None,
     plate: Path | str | None = None,
 ) -> Path | None:
-    """The HTML report of a results store (``hts.report``); None without ``hts[report]``."""
+    """The HTML report of a results store (``hts.report``) showing ``endpoints``
+    (:func:`compute_endpoints`, with their parameters); None without ``hts[report]``."""
     report = _optional("hts.report")
-    analysis = _optional("hts.analysis")
-    if report is None or analysis is None:
+    if report is None or endpoints is None:
         return None
     try:
         path = report.write_report(
-            results, out_html, params=_endpoint_params(analysis, params), plate_path=plate
-        )
+            results, out_html, plate_path=plate, curves=endpoints.curves,
+            endpoints=endpoints.endpoints,
+        )  # fmt: skip
     except ModuleNotFoundError as exc:
         if not _missing_extra(exc):
             raise

@@ -17,9 +17,9 @@ from prefect.cache_policies import NO_CACHE
 from prefect.runtime import task_run
 
 from flows import steps
-from flows.figures import EndpointTable, ResultsFigures
-from hts.distributed import ClusterSpec
+from hts.distributed import ClusterSpec, RunSummary
 from hts.io import IngestOptions, IngestReport
+from hts.results import ResultsFigures
 from hts.segment import SegmenterSpec
 
 __all__ = [
@@ -90,7 +90,7 @@ def segment_plate(
     cluster: ClusterSpec | None,
     redo: bool = False,
     batch_size: int = 8,
-) -> steps.SegmentOutcome:
+) -> RunSummary:
     """Segment what the plate's results store lacks (one Prefect task for the whole plate)."""
     return steps.segment_plate(
         plate, results, segmenter=segmenter, cluster=cluster, redo=redo,
@@ -106,15 +106,21 @@ def summarise_results(results: str) -> ResultsFigures:
 @task(name="compute-endpoints", cache_policy=NO_CACHE)
 def compute_endpoints(
     results: str, *, params: dict[str, Any] | None = None
-) -> tuple[EndpointTable, ...] | None:
-    return steps.compute_endpoint_tables(results, params=params)
+) -> steps.GrowthEndpoints | None:
+    """Growth curves and endpoints, once: for the endpoint tables and the HTML report."""
+    return steps.compute_endpoints(results, params=params)
 
 
 @task(name="write-html-report", cache_policy=NO_CACHE)
 def write_html_report(
-    results: str, out_html: str, *, params: dict[str, Any] | None = None, plate: str | None = None
+    results: str,
+    out_html: str,
+    *,
+    endpoints: steps.GrowthEndpoints | None,
+    plate: str | None = None,
 ) -> str | None:
-    path = steps.write_html_report(results, out_html, params=params, plate=plate)
+    """The HTML report of the endpoints computed before (not computed again)."""
+    path = steps.write_html_report(results, out_html, endpoints=endpoints, plate=plate)
     if path is None:
         return None
     create_link_artifact(

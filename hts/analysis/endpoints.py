@@ -24,7 +24,15 @@ from hts.analysis.survival import kaplan_meier
 if TYPE_CHECKING:
     import xarray as xr
 
-__all__ = ["FATES", "compute_endpoints"]
+__all__ = [
+    "FATES",
+    "arm_endpoints",
+    "compute_endpoints",
+    "dose_endpoints",
+    "endpoints_from_curves",
+    "evaluation_times",
+    "spheroid_endpoints",
+]
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +83,10 @@ def _arm_order(arms: np.ndarray, dose: np.ndarray) -> list[str]:
 def compute_endpoints(results: xr.Dataset, *, params: EndpointParams | None = None) -> xr.Dataset:
     """Relapse or control, Kaplan-Meier curves, SCP and SCD50, growth delay and growth rate.
 
+    The composition of :func:`~hts.analysis.growth_curves`, :func:`spheroid_endpoints`,
+    :func:`arm_endpoints` and :func:`dose_endpoints`; where the growth curves are at hand
+    already, :func:`endpoints_from_curves` skips recomputing them.
+
     Parameters
     ----------
     results : xarray.Dataset
@@ -86,38 +98,103 @@ def compute_endpoints(results: xr.Dataset, *, params: EndpointParams | None = No
     Returns
     -------
     xarray.Dataset
-        Per spheroid (dim ``well``, with the results' well coordinates and
-        ``spheroid_id``): ``fate`` (one of :data:`FATES`), ``relapsed``,
-        ``relapse_time_h``, ``followup_h`` (last usable image), ``duration_h`` (relapse
-        time, else follow-up: the Kaplan-Meier duration), ``baseline_volume_um3``,
-        ``nadir_volume_um3``, ``nadir_time_h``, ``threshold_volume_um3``,
-        ``time_to_factor_h``, ``growth_rate_per_h`` and ``doubling_time_h`` (untreated
-        only), ``n_usable``, ``n_excluded``.
-        Per arm (dim ``arm_name``): ``arm_dose``, ``n_spheroids``, ``n_relapsed``,
-        ``n_controlled``, ``n_unknown``, ``median_relapse_free_h``,
-        ``median_time_to_factor_h``, ``growth_delay_h``; with the results' ``timepoint``:
-        ``relapse_free``, ``relapse_free_lower``, ``relapse_free_upper``.
-        Per treated dose (dim ``dose_level``): ``scp_n``, ``scp_n_controlled``, ``scp``,
-        ``scp_lower``, ``scp_upper``.
-        Scalars: ``scd50``, ``scd50_lower``, ``scd50_upper``, ``scd50_se``,
-        ``scd_slope``, ``untreated_growth_rate_per_h``, ``untreated_doubling_time_h``.
+        Per spheroid (dim ``well``): the variables of :func:`spheroid_endpoints`.
+        Per arm (dim ``arm_name``; ``relapse_free*`` also over the results' ``timepoint``):
+        those of :func:`arm_endpoints`. Per treated dose (dim ``dose_level``) and the
+        SCD50 scalars: those of :func:`dose_endpoints`.
         ``attrs["endpoint_params"]`` holds the parameters as JSON.
+    """
+    params = EndpointParams() if params is None else params
+    _require_plate_map(results)
+    return endpoints_from_curves(growth_curves(results, params=params), params=params)
+
+
+def endpoints_from_curves(
+    curves: xr.Dataset, *, params: EndpointParams | None = None
+) -> xr.Dataset:
+    """:func:`compute_endpoints` of growth curves computed already (with the same ``params``).
+
+    Parameters
+    ----------
+    curves : xarray.Dataset
+        :func:`~hts.analysis.growth_curves` of a results store with the ``dose`` and ``arm``
+        coordinates.
+    params : EndpointParams, optional
+        Thresholds and windows; ``EndpointParams()`` by default.
+
+    Returns
+    -------
+    xarray.Dataset
+        As :func:`compute_endpoints`; its attributes are the curves' (the results store's)
+        plain ones plus ``endpoint_params`` and ``confidence``.
     """
     import xarray as xr
 
     params = EndpointParams() if params is None else params
+    _require_plate_map(curves)
+    spheroids = spheroid_endpoints(curves, params=params)
+    arms = arm_endpoints(spheroids, times_h=evaluation_times(curves), params=params)
+    doses = dose_endpoints(spheroids, params=params)
+    # variables in the order they were always stored: per spheroid, per arm, per dose, then
+    # the untreated growth scalars
+    untreated = [k for k in arms.data_vars if str(k).startswith("untreated_")]
+    parts = (spheroids, arms.drop_vars(untreated), doses, arms[untreated])
+    ds = xr.Dataset(
+        {k: v.variable for part in parts for k, v in part.data_vars.items()},
+        coords={
+            **{k: v for k, v in curves.coords.items()},
+            "arm_name": ("arm_name", arms["arm_name"].values),
+            "dose_level": ("dose_level", doses["dose_level"].values, doses["dose_level"].attrs),
+        },
+    )
+    ds.attrs = {
+        **{k: v for k, v in curves.attrs.items() if isinstance(v, str | int | float)},
+        "endpoint_params": params.to_json(),
+        "confidence": params.confidence,
+    }
+    log.info(
+        "endpoints: %d spheroids, %d relapsed, %d controlled, SCD50 %.3g (%.3g-%.3g)",
+        ds.sizes["well"], int(ds["relapsed"].values.sum()),
+        int((ds["fate"].values == "control").sum()), float(ds["scd50"]),
+        float(ds["scd50_lower"]), float(ds["scd50_upper"]),
+    )  # fmt: skip
+    return ds
+
+
+def _require_plate_map(ds: xr.Dataset) -> None:
     for name in ("dose", "arm"):
-        if name not in results.coords:
+        if name not in ds.coords:
             raise ValueError(f"results have no {name!r} coordinate (was a plate map ingested?)")
-    curves = growth_curves(results, params=params)
+
+
+def spheroid_endpoints(curves: xr.Dataset, *, params: EndpointParams) -> xr.Dataset:
+    """Per spheroid: its fate, relapse time, follow-up, growth delay and growth rate.
+
+    Parameters
+    ----------
+    curves : xarray.Dataset
+        :func:`~hts.analysis.growth_curves` output, with the ``dose`` coordinate.
+    params : EndpointParams
+
+    Returns
+    -------
+    xarray.Dataset
+        Dim ``well``, with the curves' coordinates: ``fate`` (one of :data:`FATES`),
+        ``relapsed``, ``relapse_time_h``, ``followup_h`` (last usable image),
+        ``duration_h`` (relapse time, else follow-up: the Kaplan-Meier duration; NaN where
+        the fate is unknown), ``baseline_volume_um3``, ``nadir_volume_um3``,
+        ``nadir_time_h``, ``threshold_volume_um3``, ``time_to_factor_h``,
+        ``growth_rate_per_h`` and ``doubling_time_h`` (untreated only), ``n_usable``,
+        ``n_excluded``.
+    """
+    import xarray as xr
+
     times = curves["image_time_h"].values
     volume = curves["volume_um3"].values
     usable = curves["usable"].values
     v0 = curves["baseline_volume_um3"].values
     t0 = curves["baseline_time_h"].values
     dose = curves["dose"].values.astype(np.float64)
-    arms = np.array([str(a) for a in curves["arm"].values], dtype=object)
-    untreated = dose == params.untreated_dose
 
     calls = detect_relapse(
         times, volume, usable, v0, t0,
@@ -129,42 +206,93 @@ def compute_endpoints(results: xr.Dataset, *, params: EndpointParams | None = No
     relapsed = calls.relapsed & known
     duration = np.where(relapsed, calls.relapse_time_h, calls.last_time_h)
     duration = np.where(known, duration, np.nan)
-    t_factor, followup = time_to_factor(
+    # its follow-up (censoring time) is the last usable point after the baseline: followup_h
+    t_factor, _ = time_to_factor(
         times, volume, usable, v0, t0,
         factor=params.growth_delay_factor, min_consecutive=params.min_consecutive,
     )  # fmt: skip
     rate = exponential_growth_rate(times, volume, usable, t0, max_h=params.growth_fit_max_h)
-    rate = np.where(untreated, rate, np.nan)
+    rate = np.where(dose == params.untreated_dose, rate, np.nan)
     with np.errstate(divide="ignore", invalid="ignore"):
         doubling = np.where(rate > 0, math.log(2.0) / rate, np.nan)
 
     h = {"units": "h"}
     um3 = {"units": "um3"}
-    per_well = {
-        "fate": ("well", fate, {"long_name": "relapse, control, untreated or unknown"}),
-        "relapsed": ("well", relapsed),
-        "relapse_time_h": ("well", np.where(relapsed, calls.relapse_time_h, np.nan), h),
-        "followup_h": ("well", calls.last_time_h, {**h, "long_name": "last usable image"}),
-        "duration_h": ("well", duration, {**h, "long_name": "relapse time, else follow-up"}),
-        "baseline_volume_um3": ("well", v0, um3),
-        "nadir_volume_um3": ("well", calls.nadir_volume_um3, um3),
-        "nadir_time_h": ("well", calls.nadir_time_h, h),
-        "threshold_volume_um3": ("well", calls.threshold_volume_um3, um3),
-        "time_to_factor_h": (
-            "well", t_factor,
-            {**h, "long_name": "time to reach growth_delay_factor x the volume at treatment"},
-        ),
-        "growth_rate_per_h": ("well", rate, {"units": "1/h"}),
-        "doubling_time_h": ("well", doubling, h),
-        "n_usable": ("well", usable.sum(axis=1).astype(np.int32)),
-        "n_excluded": ("well", curves["excluded"].values.sum(axis=1).astype(np.int32)),
-    }  # fmt: skip
+    return xr.Dataset(
+        {
+            "fate": ("well", fate, {"long_name": "relapse, control, untreated or unknown"}),
+            "relapsed": ("well", relapsed),
+            "relapse_time_h": ("well", np.where(relapsed, calls.relapse_time_h, np.nan), h),
+            "followup_h": ("well", calls.last_time_h, {**h, "long_name": "last usable image"}),
+            "duration_h": ("well", duration, {**h, "long_name": "relapse time, else follow-up"}),
+            "baseline_volume_um3": ("well", v0, um3),
+            "nadir_volume_um3": ("well", calls.nadir_volume_um3, um3),
+            "nadir_time_h": ("well", calls.nadir_time_h, h),
+            "threshold_volume_um3": ("well", calls.threshold_volume_um3, um3),
+            "time_to_factor_h": (
+                "well", t_factor,
+                {**h, "long_name": "time to reach growth_delay_factor x the volume at treatment"},
+            ),
+            "growth_rate_per_h": ("well", rate, {"units": "1/h"}),
+            "doubling_time_h": ("well", doubling, h),
+            "n_usable": ("well", usable.sum(axis=1).astype(np.int32)),
+            "n_excluded": ("well", curves["excluded"].values.sum(axis=1).astype(np.int32)),
+        },
+        coords=curves.coords,
+    )  # fmt: skip
 
-    # --- per arm: Kaplan-Meier, counts, growth delay ----------------------------------------
-    eval_times = _eval_times(curves)
+
+def evaluation_times(curves: xr.Dataset) -> xr.DataArray:
+    """(timepoint,) hours since treatment at which the per-arm curves are evaluated.
+
+    Each time point's nominal time, else the median of its images' times; NaN where
+    neither is known. Carries the curves' ``timepoint`` coordinates.
+    """
+    return curves["time_h"].copy(data=_eval_times(curves)).reset_coords(drop=True)
+
+
+def arm_endpoints(
+    spheroids: xr.Dataset, *, times_h: xr.DataArray, params: EndpointParams
+) -> xr.Dataset:
+    """Per arm: counts of fates, Kaplan-Meier relapse-free curves, growth delay.
+
+    Parameters
+    ----------
+    spheroids : xarray.Dataset
+        :func:`spheroid_endpoints` output (dim ``well``, with the ``arm`` and ``dose``
+        coordinates).
+    times_h : xarray.DataArray
+        (timepoint,) hours since treatment at which the curves are evaluated
+        (:func:`evaluation_times`); its coordinates go to the curves.
+    params : EndpointParams
+
+    Returns
+    -------
+    xarray.Dataset
+        Dim ``arm_name`` (arms ordered by dose, then name): ``arm_dose``, ``n_spheroids``,
+        ``n_relapsed``, ``n_controlled``, ``n_unknown``, ``median_relapse_free_h``,
+        ``median_time_to_factor_h``, ``growth_delay_h`` (the arm's median time to
+        ``growth_delay_factor`` minus the untreated spheroids' pooled one); over
+        (``arm_name``, ``timepoint``): ``relapse_free``, ``relapse_free_lower``,
+        ``relapse_free_upper``. Scalars: ``untreated_growth_rate_per_h`` (median over the
+        untreated spheroids) and ``untreated_doubling_time_h``.
+    """
+    import xarray as xr
+
+    dose = spheroids["dose"].values.astype(np.float64)
+    arms = np.array([str(a) for a in spheroids["arm"].values], dtype=object)
+    fate = spheroids["fate"].values
+    relapsed = spheroids["relapsed"].values
+    duration = spheroids["duration_h"].values
+    t_factor = spheroids["time_to_factor_h"].values
+    followup = spheroids["followup_h"].values
+    rate = spheroids["growth_rate_per_h"].values
+    known = fate != "unknown"
+    untreated = dose == params.untreated_dose
+    eval_times = np.asarray(times_h.values, dtype=np.float64)
+
     order = _arm_order(arms, dose)
-    n_t = eval_times.size
-    rf = np.full((len(order), n_t, 3), np.nan)
+    rf = np.full((len(order), eval_times.size, 3), np.nan)
     per_arm: dict[str, list[float]] = {
         k: []
         for k in ("arm_dose", "n_spheroids", "n_relapsed", "n_controlled", "n_unknown",
@@ -192,23 +320,12 @@ def compute_endpoints(results: xr.Dataset, *, params: EndpointParams | None = No
     growth_delay = np.array(per_arm["median_time_to_factor_h"]) - (
         control_median if np.isfinite(control_median) else np.nan
     )
-
-    # --- per treated dose: SCP and the logistic fit -----------------------------------------
-    treated = known & ~untreated & np.isfinite(dose)
-    levels = np.unique(dose[treated])
-    n_dose = np.array([(treated & (dose == d)).sum() for d in levels], dtype=np.int64)
-    n_ctrl = np.array(
-        [(treated & (dose == d) & (fate == "control")).sum() for d in levels], dtype=np.int64
-    )
-    lower, upper = binomial_ci(n_ctrl, n_dose, confidence=params.confidence)
-    _warn_mixed(curves, treated)
-    fit = fit_logistic(dose[treated], fate[treated] == "control", confidence=params.confidence)
     untreated_rate = float(np.nanmedian(rate)) if np.isfinite(rate).any() else math.nan
 
-    unit = _dose_unit(curves)
-    ds = xr.Dataset(
+    h = {"units": "h"}
+    curve_dims = ("arm_name", "timepoint")
+    return xr.Dataset(
         {
-            **per_well,
             **{
                 k: (
                     "arm_name",
@@ -222,9 +339,61 @@ def compute_endpoints(results: xr.Dataset, *, params: EndpointParams | None = No
                 growth_delay,
                 {**h, "long_name": "median time to growth_delay_factor minus the untreated one"},
             ),
-            "relapse_free": (("arm_name", "timepoint"), rf[..., 0], {"long_name": "Kaplan-Meier"}),
-            "relapse_free_lower": (("arm_name", "timepoint"), rf[..., 1]),
-            "relapse_free_upper": (("arm_name", "timepoint"), rf[..., 2]),
+            "relapse_free": (curve_dims, rf[..., 0], {"long_name": "Kaplan-Meier"}),
+            "relapse_free_lower": (curve_dims, rf[..., 1]),
+            "relapse_free_upper": (curve_dims, rf[..., 2]),
+            "untreated_growth_rate_per_h": ((), untreated_rate, {"units": "1/h"}),
+            "untreated_doubling_time_h": (
+                (),
+                math.log(2.0) / untreated_rate if untreated_rate > 0 else math.nan,
+                h,
+            ),
+        },
+        coords={
+            **{k: v for k, v in times_h.coords.items()},
+            "arm_name": ("arm_name", np.array(order, dtype=object)),
+        },
+    )
+
+
+def dose_endpoints(spheroids: xr.Dataset, *, params: EndpointParams) -> xr.Dataset:
+    """Per treated dose: spheroid control probability (SCP); the SCD50 logistic fit.
+
+    Spheroids of unknown fate and untreated ones are left out; SCP pools the treated
+    spheroids by dose alone (a warning is logged when several cell lines or agents mix).
+
+    Parameters
+    ----------
+    spheroids : xarray.Dataset
+        :func:`spheroid_endpoints` output (dim ``well``, with the ``dose`` coordinate and,
+        where known, ``dose_unit``, ``cell_line`` and ``agent``).
+    params : EndpointParams
+
+    Returns
+    -------
+    xarray.Dataset
+        Dim ``dose_level`` (treated doses, ascending, with the dose's ``units``): ``scp_n``,
+        ``scp_n_controlled``, ``scp``, ``scp_lower``, ``scp_upper`` (Clopper-Pearson).
+        Scalars: ``scd50``, ``scd50_lower``, ``scd50_upper`` (profile likelihood),
+        ``scd50_se`` (Wald), ``scd_slope``.
+    """
+    import xarray as xr
+
+    dose = spheroids["dose"].values.astype(np.float64)
+    fate = spheroids["fate"].values
+    untreated = dose == params.untreated_dose
+    treated = (fate != "unknown") & ~untreated & np.isfinite(dose)
+    levels = np.unique(dose[treated])
+    n_dose = np.array([(treated & (dose == d)).sum() for d in levels], dtype=np.int64)
+    n_ctrl = np.array(
+        [(treated & (dose == d) & (fate == "control")).sum() for d in levels], dtype=np.int64
+    )
+    lower, upper = binomial_ci(n_ctrl, n_dose, confidence=params.confidence)
+    _warn_mixed(spheroids, treated)
+    fit = fit_logistic(dose[treated], fate[treated] == "control", confidence=params.confidence)
+    unit = _dose_unit(spheroids)
+    return xr.Dataset(
+        {
             "scp_n": ("dose_level", n_dose),
             "scp_n_controlled": ("dose_level", n_ctrl),
             "scp": ("dose_level", np.where(n_dose > 0, n_ctrl / np.maximum(n_dose, 1), np.nan)),
@@ -235,30 +404,9 @@ def compute_endpoints(results: xr.Dataset, *, params: EndpointParams | None = No
             "scd50_upper": ((), fit.ci_upper, {"units": unit}),
             "scd50_se": ((), fit.se, {"units": unit}),
             "scd_slope": ((), fit.slope, {"units": f"1/{unit}" if unit else ""}),
-            "untreated_growth_rate_per_h": ((), untreated_rate, {"units": "1/h"}),
-            "untreated_doubling_time_h": (
-                (),
-                math.log(2.0) / untreated_rate if untreated_rate > 0 else math.nan,
-                h,
-            ),
         },
-        coords={
-            **{k: v for k, v in curves.coords.items()},
-            "arm_name": ("arm_name", np.array(order, dtype=object)),
-            "dose_level": ("dose_level", levels, {"units": unit}),
-        },
-        attrs={
-            **{k: v for k, v in results.attrs.items() if isinstance(v, str | int | float)},
-            "endpoint_params": params.to_json(),
-            "confidence": params.confidence,
-        },
+        coords={"dose_level": ("dose_level", levels, {"units": unit})},
     )
-    log.info(
-        "endpoints: %d spheroids, %d relapsed, %d controlled, SCD50 %.3g (%.3g-%.3g)",
-        ds.sizes["well"], int(relapsed.sum()), int((fate == "control").sum()),
-        fit.scd50, fit.ci_lower, fit.ci_upper,
-    )  # fmt: skip
-    return ds
 
 
 def _pooled_median(
@@ -281,20 +429,22 @@ def _pooled_median(
     return km.median_h
 
 
-def _dose_unit(curves: xr.Dataset) -> str:
-    if "dose_unit" not in curves.coords:
+def _dose_unit(spheroids: xr.Dataset) -> str:
+    if "dose_unit" not in spheroids.coords:
         return ""
-    units = {str(u) for u in curves["dose_unit"].values if str(u)}
+    units = {str(u) for u in spheroids["dose_unit"].values if str(u)}
     return units.pop() if len(units) == 1 else ""
 
 
-def _warn_mixed(curves: xr.Dataset, treated: np.ndarray) -> None:
+def _warn_mixed(spheroids: xr.Dataset, treated: np.ndarray) -> None:
     """SCP pools spheroids by dose alone: say so when several agents or cell lines mix."""
     combos = {
         (str(c), str(a))
         for c, a, t in zip(
-            curves["cell_line"].values if "cell_line" in curves.coords else [""] * treated.size,
-            curves["agent"].values if "agent" in curves.coords else [""] * treated.size,
+            spheroids["cell_line"].values
+            if "cell_line" in spheroids.coords
+            else [""] * treated.size,
+            spheroids["agent"].values if "agent" in spheroids.coords else [""] * treated.size,
             treated,
             strict=True,
         )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from hts.measure.qc import QC_BITS
 
@@ -94,3 +94,11 @@ class EndpointParams:
     def to_json(self) -> str:
         """The parameters as JSON text (stored in the endpoints' attributes)."""
         return json.dumps(asdict(self), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> EndpointParams:
+        """The parameters `to_json` wrote."""
+        fields: dict[str, Any] = {
+            k: tuple(v) if isinstance(v, list) else v for k, v in json.loads(text).items()
+        }
+        return cls(**fields)

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 
-import numpy as np
+from hts.measure.qc import flagged_warning, format_flag_counts
+from hts.results.key_figures import ResultsFigures, results_figures
 
-from hts.measure.qc import DOUBTFUL_BITS, count_flags, flagged_warning, format_flag_counts
-from hts.results.schema import Status
-
-__all__ = ["summarise_results"]
+__all__ = ["format_summary", "summarise_results"]
 
 
 def summarise_results(path: Path | str) -> str:
@@ -18,36 +15,33 @@ def summarise_results(path: Path | str) -> str:
     per flag, and a warning when most measured images carry one."""
     from hts.results.store import open_results
 
-    ds = open_results(path).load()
-    status = ds.status.values
+    return format_summary(results_figures(open_results(path)), path=path)
+
+
+def format_summary(figures: ResultsFigures, *, path: Path | str) -> str:
+    """The terminal summary of a results store's key figures (`results_figures`)."""
+    first, last = 0, figures.n_timepoints - 1
+
+    def when(t: int, day: float | None) -> str:  # the time point's index where its day is unknown
+        return f"t{t}" if day is None else f"day {day:.1f}"
+
     lines = [
-        f"results {path}: {ds.sizes['well']} spheroids x {ds.sizes['timepoint']} time points",
-        "status: "
-        + ", ".join(
-            f"{int((status == s).sum())} {s.name.lower()}" for s in Status if (status == s).any()
-        ),
+        f"results {path}: {figures.n_positions} spheroids x {figures.n_timepoints} time points",
+        "status: " + ", ".join(f"{n} {name}" for name, n in figures.status.items() if n),
     ]
-    days = ds.day.values
-    first, last = 0, ds.sizes["timepoint"] - 1
-
-    def when(t: int) -> str:  # the time point's index where its day is unknown
-        return f"t{t}" if np.isnan(days[t]) else f"day {days[t]:.1f}"
-
+    d_first = f"d({when(first, figures.first_day)}) um"
+    d_last = f"d({when(last, figures.last_day)}) um"
+    lines.append(f"{'arm':<24s} {'n':>3s} {d_first:>14s} {d_last:>14s}")
+    for arm in figures.arms:
+        lines.append(
+            f"{arm.arm:<24s} {arm.n_spheroids:>3d} {arm.median_diameter_first_um:>14.0f} "
+            f"{arm.median_diameter_last_um:>14.0f}"
+        )
     lines.append(
-        f"{'arm':<24s} {'n':>3s} {f'd({when(first)}) um':>14s} {f'd({when(last)}) um':>14s}"
+        f"images with QC flags: {figures.n_flagged} of {figures.n_ok} "
+        f"({format_flag_counts(figures.qc_flags)})"
     )
-    for arm in sorted(set(ds.arm.values.tolist())):
-        sel = ds.diameter_um.values[ds.arm.values == arm]
-        with warnings.catch_warnings():  # an arm with no spheroid found gives NaN
-            warnings.simplefilter("ignore", RuntimeWarning)
-            d0, d1 = np.nanmedian(sel[:, first]), np.nanmedian(sel[:, last])
-        lines.append(f"{arm or '(no plate map)':<24s} {sel.shape[0]:>3d} {d0:>14.0f} {d1:>14.0f}")
-    bits = ds.qc_flags.values[status == Status.OK]
-    n_flagged, n_ok = int((bits != 0).sum()), int(bits.size)
-    lines.append(
-        f"images with QC flags: {n_flagged} of {n_ok} ({format_flag_counts(count_flags(bits))})"
-    )
-    warning = flagged_warning(int((bits.astype(np.int64) & DOUBTFUL_BITS != 0).sum()), n_ok)
+    warning = flagged_warning(figures.n_doubtful, figures.n_ok)
     if warning is not None:
         lines.append(f"WARNING: {warning}")
     return "\n".join(lines)

@@ -10,6 +10,7 @@ redoes only what is missing.
 from __future__ import annotations
 
 import logging
+import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -57,6 +58,19 @@ class RunSummary:
     n_flagged: int = 0
     #: images this run measured whose flags put the measurement in doubt (`DOUBTFUL_FLAGS`)
     n_doubtful: int = 0
+    #: the plate and results store as the run was given them, and its wall time
+    plate_path: str = ""
+    results_path: str = ""
+    seconds: float = 0.0
+
+    @property
+    def n_processed(self) -> int:
+        """Image slots this run wrote (ok, failed or found without an image)."""
+        return sum(self.counts.values())
+
+    @property
+    def n_failed(self) -> int:
+        return self.counts.get("failed", 0)
 
     def why(self) -> str:
         return ", ".join(f"{n} {k}" for k, n in self.reasons.items()) or "nothing"
@@ -200,6 +214,7 @@ def run_plate(
         Called once with the number of slots planned.
     """
     spec = as_spec(segmenter, engine)
+    began = time.perf_counter()
     plate = PlateStore(plate_path)
     if plate.pixel_size_um is None:
         raise ValueError(f"{plate_path}: plate has no pixel size; re-ingest with --pixel-size-um")
@@ -210,8 +225,9 @@ def run_plate(
         todo, reasons = plan_slots(store, present, model_id=model_id, redo=redo)
         blocks = plan_blocks(store, todo, present, time_h)
         summary = RunSummary(
-            plate=plate.name or "", model_id=model_id, n_blocks=len(blocks), reasons=reasons
-        )
+            plate=plate.name or "", model_id=model_id, n_blocks=len(blocks), reasons=reasons,
+            plate_path=str(plate_path), results_path=str(results_path),
+        )  # fmt: skip
         n_slots = sum(len(b.slots) for b in blocks)
         if on_plan is not None:
             on_plan(n_slots)
@@ -226,6 +242,7 @@ def run_plate(
                 cluster=cluster, batch_size=batch_size, progress=progress,
             )  # fmt: skip
             _count_qc(store, todo, summary)
+    summary.seconds = time.perf_counter() - began
     log.info(summary.line())
     if blocks:
         log.info(summary.qc_line())

@@ -1,10 +1,10 @@
 """Reading microscope files and writing OME-Zarr plates."""
 
 from hts.io.ingest import IngestOptions, ingest
+from hts.io.ingest_report import IngestReport, Problem, ProblemKind
 from hts.io.naming import PRESETS, NameFields, NamingError
 from hts.io.omezarr import DamagedImageError, PlateStore, TimepointInfo
 from hts.io.readers import ImageData, ImageHeader, ImageReadError, read_header, read_image
-from hts.io.report import IngestReport, Problem, ProblemKind
 from hts.io.tables import TableError, WellInfo, read_manifest, read_plate_map
 from hts.io.verify import PlateCheck, verify_plate
 

@@ -1,7 +1,7 @@
 """Planning an ingest: pure decisions about which files go where, without touching disk.
 
 Each function takes what the coordinator has gathered (names, stats, headers, the plate's
-current state) and returns decisions plus :class:`~hts.io.report.Problem` records for the
+current state) and returns decisions plus :class:`~hts.io.ingest_report.Problem` records for the
 files it turned away.
 """
 
@@ -17,10 +17,10 @@ from typing import Any
 
 import numpy as np
 
+from hts.io.ingest_report import Problem, ProblemKind
 from hts.io.naming import NameFields
 from hts.io.omezarr import TimepointInfo
 from hts.io.readers import ImageHeader
-from hts.io.report import Problem, ProblemKind
 from hts.wells import WellId
 
 __all__ = [

@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from hts.io.ingest import sha256_file
+from hts.io.ingest_report import Problem, ProblemKind
 from hts.io.omezarr import DamagedImageError, PlateStore
-from hts.io.report import Problem, ProblemKind
 from hts.wells import WellId
 
 __all__ = ["PlateCheck", "StoredImage", "check_stored_image", "stored_images", "verify_plate"]

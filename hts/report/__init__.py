@@ -1,5 +1,5 @@
 """The HTML report of a results store: growth curves, endpoints, QC (matplotlib: lazy)."""
 
-from hts.report.html import render_html, write_report
+from hts.report.html import RenderedReport, render_html, render_report, write_report
 
-__all__ = ["render_html", "write_report"]
+__all__ = ["RenderedReport", "render_html", "render_report", "write_report"]

@@ -22,7 +22,6 @@ __all__ = [
     "figure_png",
     "growth_curves_figure",
     "kaplan_meier_figure",
-    "qc_counts",
     "qc_figure",
     "scp_figure",
 ]
@@ -175,32 +174,14 @@ def scp_figure(endpoints: xr.Dataset) -> Figure:
     return fig
 
 
-def qc_counts(results: xr.Dataset) -> dict[str, dict[str, int]]:
-    """``{plate: {flag or status: images}}`` of measured images with each QC flag.
-
-    Besides one entry per flag: ``measured`` (status OK), ``flagged`` (any flag),
-    ``failed`` and ``no_image``.
-    """
-    from hts.results.schema import Status
-
-    status = results["status"].values
-    bits = results["qc_flags"].values.astype(np.int64)
-    plates = np.array([str(p) for p in results["plate"].values])
-    out: dict[str, dict[str, int]] = {}
-    for plate in sorted(set(plates.tolist())):
-        rows = plates == plate
-        ok = status[rows] == Status.OK
-        counts = {"measured": int(ok.sum()), "flagged": int((ok & (bits[rows] != 0)).sum())}
-        for flag, bit in QC_BITS.items():
-            counts[flag] = int((ok & ((bits[rows] >> bit) & 1).astype(bool)).sum())
-        counts["failed"] = int((status[rows] == Status.FAILED).sum())
-        counts["no_image"] = int((status[rows] == Status.NO_IMAGE).sum())
-        out[plate] = counts
-    return out
-
-
 def qc_figure(counts: dict[str, dict[str, int]]) -> Figure:
-    """Bar chart: images per QC flag, one bar group per plate."""
+    """Bar chart: images per QC flag, one bar group per plate.
+
+    Parameters
+    ----------
+    counts : dict
+        ``{plate: {flag: measured images carrying it}}`` (other keys are left out).
+    """
     fig = _figure(6.5, 3.2)
     ax = fig.subplots()
     flags = list(QC_BITS)

@@ -8,6 +8,7 @@ import html
 import json
 import logging
 import math
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -18,9 +19,20 @@ from hts import __version__
 from hts.analysis.params import EndpointParams
 
 if TYPE_CHECKING:
+    import pandas as pd
     import xarray as xr
 
-__all__ = ["render_html", "time_problem", "write_report"]
+    from hts.report.montage import Montage
+    from hts.results.key_figures import ResultsFigures
+
+__all__ = [
+    "RenderedReport",
+    "qc_counts",
+    "render_html",
+    "render_report",
+    "time_problem",
+    "write_report",
+]
 
 log = logging.getLogger(__name__)
 
@@ -119,6 +131,21 @@ def render_html(
     return "\n".join(parts)
 
 
+def qc_counts(figures: ResultsFigures) -> dict[str, dict[str, int]]:
+    """``{plate: {column: images}}`` of the QC table: ``measured`` (status OK), ``flagged``
+    (any flag), one entry per flag (measured images carrying it), ``failed``, ``no_image``."""
+    return {
+        p.plate: {
+            "measured": p.n_ok,
+            "flagged": p.n_flagged,
+            **p.qc_flags,
+            "failed": p.status["failed"],
+            "no_image": p.status["no_image"],
+        }
+        for p in figures.plates
+    }
+
+
 def _arm_rows(endpoints: xr.Dataset) -> list[list[Any]]:
     rows = []
     for k, arm in enumerate(endpoints["arm_name"].values):
@@ -164,6 +191,15 @@ def _doubling_text(endpoints: xr.Dataset, *, no_time: str | None) -> str:
     return f"not estimated: {no_time or 'no untreated arm (dose 0) with growing spheroids'}"
 
 
+@dataclass(frozen=True)
+class RenderedReport:
+    """The report's page and its figures, not yet written anywhere."""
+
+    html: str
+    #: PNG bytes by figure name (``growth_curves``, ``kaplan_meier``, ...)
+    pngs: dict[str, bytes]
+
+
 def write_report(
     results_path: Path | str,
     out_html: Path | str,
@@ -172,8 +208,13 @@ def write_report(
     plate_path: Path | str | None = None,
     figures_dir: Path | str | None = None,
     max_montage: int = 24,
+    curves: xr.Dataset | None = None,
+    endpoints: xr.Dataset | None = None,
 ) -> Path:
     """Write the HTML report of a results store, and its figures as PNG files.
+
+    Reads the results store (and the plate, for the montage), computes what the caller did
+    not pass, and writes what :func:`render_report` renders.
 
     Parameters
     ----------
@@ -182,7 +223,8 @@ def write_report(
     out_html : Path or str
         The report; its folder is created.
     params : EndpointParams, optional
-        Endpoint thresholds (defaults: ``EndpointParams()``).
+        Endpoint thresholds; default: those ``endpoints`` were computed with, else
+        ``EndpointParams()``.
     plate_path : Path or str, optional
         The OME-Zarr plate, for the montage of flagged images; default: the plate path
         the results store records. Without a readable plate the montage is left out.
@@ -190,6 +232,10 @@ def write_report(
         Where the PNG files go; default: ``<out_html stem>_figures`` beside the report.
     max_montage : int
         Most flagged images in the montage.
+    curves, endpoints : xarray.Dataset, optional
+        :func:`hts.analysis.growth_curves` and :func:`hts.analysis.compute_endpoints` of
+        this store, where the caller has them already (with the same ``params``);
+        computed here otherwise.
 
     Returns
     -------
@@ -197,13 +243,13 @@ def write_report(
         ``out_html``.
     """
     from hts.analysis.curves import growth_curves
-    from hts.analysis.endpoints import compute_endpoints
+    from hts.analysis.endpoints import endpoints_from_curves
     from hts.analysis.queries import flagged_images
-    from hts.report import figures as fg
     from hts.report.montage import flagged_montage
+    from hts.results.key_figures import results_figures
     from hts.results.store import open_results
 
-    params = EndpointParams() if params is None else params
+    params = _endpoint_params(params, endpoints)
     lazy = open_results(results_path)  # first: a wrong path must leave no folder behind
     out_html = Path(out_html)
     out_html.parent.mkdir(parents=True, exist_ok=True)
@@ -212,9 +258,94 @@ def write_report(
 
     # contours are long text: read only those of the montage's images, lazily
     results = lazy.drop_vars([v for v in ("contour",) if v in lazy.data_vars]).load()
-    curves = growth_curves(results, params=params)
-    endpoints = compute_endpoints(results, params=params)
-    qc = fg.qc_counts(results)
+    if curves is None:
+        curves = growth_curves(results, params=params)
+    if endpoints is None:
+        endpoints = endpoints_from_curves(curves, params=params)
+
+    plate = Path(plate_path) if plate_path else Path(str(results.attrs.get("plate_path", "")))
+    flagged = flagged_images(results)
+    montage = None
+    if len(flagged) == 0:
+        montage_note = "No image is QC-flagged."
+    elif plate_path is None and not results.attrs.get("plate_path"):
+        montage_note = "The results store names no plate: pass plate_path for the montage."
+    elif not (plate / "zarr.json").exists():
+        montage_note = f"Plate store {plate} not found: montage left out."
+    else:
+        montage = flagged_montage(lazy, plate, max_images=max_montage)
+        montage_note = (
+            f"{len(montage.labels)} of {montage.n_flagged} flagged images, spheroid contour in red."
+        )
+
+    report = render_report(
+        results, curves, endpoints, results_figures(results),
+        params=params, flagged=flagged, montage=montage, montage_note=montage_note,
+        results_name=str(Path(results_path).resolve()),
+        title=f"hts report: {results.attrs.get('plate', Path(results_path).name)}",
+    )  # fmt: skip
+    for name, png in report.pngs.items():
+        (fig_dir / f"{name}.png").write_bytes(png)
+    out_html.write_text(report.html, encoding="utf-8")
+    log.info("wrote report %s and %d figures in %s", out_html, len(report.pngs), fig_dir)
+    return out_html
+
+
+def _endpoint_params(params: EndpointParams | None, endpoints: xr.Dataset | None) -> EndpointParams:
+    """The report's parameters: as given, else those the endpoints were computed with."""
+    recorded = None if endpoints is None else endpoints.attrs.get("endpoint_params")
+    if params is None:
+        return EndpointParams() if recorded is None else EndpointParams.from_json(recorded)
+    if recorded is not None and recorded != params.to_json():
+        raise ValueError("the endpoints passed were computed with other parameters than params")
+    return params
+
+
+def render_report(
+    results: xr.Dataset,
+    curves: xr.Dataset,
+    endpoints: xr.Dataset,
+    figures: ResultsFigures,
+    *,
+    params: EndpointParams,
+    flagged: pd.DataFrame,
+    montage: Montage | None,
+    montage_note: str,
+    results_name: str,
+    title: str,
+) -> RenderedReport:
+    """The report's page and figures from what was computed before (no file is read or
+    written).
+
+    Parameters
+    ----------
+    results : xarray.Dataset
+        The results store, loaded (its attributes and time points are shown).
+    curves : xarray.Dataset
+        :func:`hts.analysis.growth_curves` of it.
+    endpoints : xarray.Dataset
+        :func:`hts.analysis.compute_endpoints` of it.
+    figures : ResultsFigures
+        :func:`hts.results.results_figures` of it (the QC table and chart).
+    params : EndpointParams
+        The parameters the endpoints were computed with (listed in the page).
+    flagged : pandas.DataFrame
+        :func:`hts.analysis.flagged_images` of it (the table of flagged images).
+    montage : Montage or None
+        The montage of flagged images (:func:`hts.report.montage.flagged_montage`), if any;
+        ``montage_note`` says what it shows or why there is none.
+    montage_note : str
+    results_name : str
+        How the page names the results store.
+    title : str
+
+    Returns
+    -------
+    RenderedReport
+    """
+    from hts.report import figures as fg
+
+    qc = qc_counts(figures)
     no_time = time_problem(results)
     has_km = bool(np.isfinite(endpoints["relapse_free"].values).any())
     has_scp = bool((endpoints["scp_n"].values > 0).any())
@@ -234,32 +365,16 @@ def write_report(
         pngs["kaplan_meier"] = fg.figure_png(fg.kaplan_meier_figure(endpoints))
     if empty["scp_dose_response"] is None:
         pngs["scp_dose_response"] = fg.figure_png(fg.scp_figure(endpoints))
-
-    plate = Path(plate_path) if plate_path else Path(str(results.attrs.get("plate_path", "")))
-    flagged = flagged_images(results)
-    montage_note = ""
-    if len(flagged) == 0:
-        montage_note = "No image is QC-flagged."
-    elif plate_path is None and not results.attrs.get("plate_path"):
-        montage_note = "The results store names no plate: pass plate_path for the montage."
-    elif not (plate / "zarr.json").exists():
-        montage_note = f"Plate store {plate} not found: montage left out."
-    else:
-        montage = flagged_montage(lazy, plate, max_images=max_montage)
+    if montage is not None:
         pngs["flagged_montage"] = montage.png()
-        montage_note = (
-            f"{len(montage.labels)} of {montage.n_flagged} flagged images, spheroid contour in red."
-        )
-    for name, png in pngs.items():
-        (fig_dir / f"{name}.png").write_bytes(png)
 
     level = f"{params.confidence:.0%}"
     unit = str(endpoints["dose_level"].attrs.get("units", ""))
     dose = f"dose ({unit})" if unit else "dose"
     summary = [
-        ("results", str(Path(results_path).resolve())),
+        ("results", results_name),
         ("plate", str(results.attrs.get("plate", ""))),
-        ("spheroids x time points", f"{results.sizes['well']} x {results.sizes['timepoint']}"),
+        ("spheroids x time points", f"{figures.n_positions} x {figures.n_timepoints}"),
         (f"SCD50 ({level} CI)", _scd50_text(endpoints, unit=unit, no_time=no_time)),
         ("untreated doubling time", _doubling_text(endpoints, no_time=no_time)),
         ("generated", f"{datetime.now(UTC).isoformat(timespec='seconds')} by hts {__version__}"),
@@ -343,9 +458,4 @@ def write_report(
         ),
         ("Parameters", _table(["parameter", "value"], params_rows)),
     ]  # fmt: skip
-    title = f"hts report: {results.attrs.get('plate', Path(results_path).name)}"
-    out_html.write_text(
-        render_html(title=title, summary=summary, sections=sections), encoding="utf-8"
-    )
-    log.info("wrote report %s and %d figures in %s", out_html, len(pngs), fig_dir)
-    return out_html
+    return RenderedReport(render_html(title=title, summary=summary, sections=sections), pngs)

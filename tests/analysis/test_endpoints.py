@@ -7,8 +7,16 @@ import math
 
 import numpy as np
 import pytest
+import xarray as xr
 
-from hts.analysis import EndpointParams, compute_endpoints
+from hts.analysis import EndpointParams, compute_endpoints, growth_curves
+from hts.analysis.endpoints import (
+    arm_endpoints,
+    dose_endpoints,
+    endpoints_from_curves,
+    evaluation_times,
+    spheroid_endpoints,
+)
 from hts.synth import Scenario, imaging_times_h, layout_wells, simulate_plate
 from hts.synth.results import endpoint_recovery, results_from_histories
 
@@ -161,3 +169,168 @@ def test_growth_delay_is_undetermined_when_the_untreated_median_is_not_reached()
     assert np.isinf(endpoints.median_time_to_factor_h.values[0])
     assert np.isnan(endpoints.growth_delay_h.values).all()
     assert endpoints.n_spheroids.dtype == np.int64
+
+
+# --- the three tables one by one, on hand-made inputs with known answers -------------------
+
+TIMES_H = np.array([0.0, 24.0, 48.0, 72.0])
+
+
+def _curves() -> xr.Dataset:
+    """Growth curves of four spheroids imaged at 0, 24, 48 and 72 h: untreated and doubling
+    every 24 h; treated and regrowing to 3 x; treated and shrinking (its 48 h point
+    excluded); treated without a baseline."""
+    volume = (
+        np.array(
+            [
+                [1.0, 2.0, 4.0, 8.0],
+                [1.0, 0.8, 1.5, 3.0],
+                [1.0, 0.8, 0.7, 0.6],
+                [np.nan, 1.0, 1.0, 1.0],
+            ]
+        )
+        * 1e6
+    )
+    usable = np.isfinite(volume)
+    excluded = np.zeros_like(usable)
+    usable[2, 2], excluded[2, 2] = False, True
+    usable[3] = False
+    dims = ("well", "timepoint")
+    return xr.Dataset(
+        {
+            "volume_um3": (dims, volume),
+            "image_time_h": (dims, np.tile(TIMES_H, (4, 1))),
+            "usable": (dims, usable),
+            "excluded": (dims, excluded),
+            "baseline_volume_um3": ("well", [1e6, 1e6, 1e6, np.nan]),
+            "baseline_time_h": ("well", [0.0, 0.0, 0.0, np.nan]),
+        },
+        coords={
+            "dose": ("well", [0.0, 5.0, 5.0, 5.0]),
+            "arm": ("well", np.array(["untreated", *["RT 5 Gy"] * 3], dtype=object)),
+            "time_h": ("timepoint", TIMES_H),
+        },
+        attrs={"plate": "P1"},
+    )
+
+
+def test_spheroid_endpoints_call_each_spheroid() -> None:
+    params = EndpointParams(min_consecutive=1, relapse_fit_half_width=0)
+    ends = spheroid_endpoints(_curves(), params=params)
+    assert all(var.dims == ("well",) for var in ends.data_vars.values())
+    assert list(ends.arm.values) == list(_curves().arm.values)  # the curves' coordinates
+    assert list(ends.fate.values) == ["untreated", "relapse", "control", "unknown"]
+    np.testing.assert_array_equal(ends.relapsed.values, [True, True, False, False])
+    # first image above 2 x the volume at treatment
+    np.testing.assert_array_equal(ends.relapse_time_h.values, [48.0, 72.0, np.nan, np.nan])
+    np.testing.assert_array_equal(ends.followup_h.values, [72.0, 72.0, 72.0, np.nan])
+    np.testing.assert_array_equal(ends.duration_h.values, [48.0, 72.0, 72.0, np.nan])
+    assert ends.nadir_volume_um3.values[2] == 0.6e6 and ends.nadir_time_h.values[2] == 72.0
+    # 3 x: between 2 x at 24 h and 4 x at 48 h, interpolated in log volume
+    assert ends.time_to_factor_h.values[0] == pytest.approx(24.0 + 24.0 * math.log2(1.5))
+    assert ends.time_to_factor_h.values[1] == 72.0
+    assert np.isnan(ends.time_to_factor_h.values[2:]).all()
+    # growth rate of untreated spheroids only
+    assert ends.growth_rate_per_h.values[0] == pytest.approx(math.log(2.0) / 24.0)
+    assert ends.doubling_time_h.values[0] == pytest.approx(24.0)
+    assert np.isnan(ends.growth_rate_per_h.values[1:]).all()
+    np.testing.assert_array_equal(ends.n_usable.values, [4, 4, 3, 0])
+    np.testing.assert_array_equal(ends.n_excluded.values, [0, 0, 1, 0])
+    assert ends.relapse_time_h.attrs["units"] == "h"
+
+
+def _spheroids() -> xr.Dataset:
+    """Per-spheroid endpoints of six spheroids in three arms (hand-made)."""
+    nan = np.nan
+    return xr.Dataset(
+        {
+            "fate": ("well", np.array(["untreated", "untreated", "relapse", "control", "unknown",
+                                       "relapse"], dtype=object)),
+            "relapsed": ("well", [True, True, True, False, False, True]),
+            "duration_h": ("well", [48.0, 72.0, 72.0, 72.0, nan, 24.0]),
+            "time_to_factor_h": ("well", [40.0, 60.0, 70.0, nan, nan, 30.0]),
+            "followup_h": ("well", [72.0, 72.0, 72.0, 72.0, nan, 72.0]),
+            "growth_rate_per_h": ("well", [0.03, 0.01, nan, nan, nan, nan]),
+        },
+        coords={
+            "arm": ("well", np.array(["untreated"] * 2 + ["RT 5 Gy"] * 3 + ["RT 2 Gy"],
+                                     dtype=object)),
+            "dose": ("well", [0.0, 0.0, 5.0, 5.0, 5.0, 2.0]),
+        },
+    )  # fmt: skip
+
+
+def test_arm_endpoints_count_fates_and_follow_each_arm() -> None:
+    times = xr.DataArray(TIMES_H, dims="timepoint", coords={"day": ("timepoint", TIMES_H / 24)})
+    arms = arm_endpoints(_spheroids(), times_h=times, params=EndpointParams())
+    assert list(arms.arm_name.values) == ["untreated", "RT 2 Gy", "RT 5 Gy"]  # by dose
+    np.testing.assert_array_equal(arms.arm_dose.values, [0.0, 2.0, 5.0])
+    np.testing.assert_array_equal(arms.n_spheroids.values, [2, 1, 3])
+    np.testing.assert_array_equal(arms.n_relapsed.values, [2, 1, 1])
+    np.testing.assert_array_equal(arms.n_controlled.values, [0, 0, 1])
+    np.testing.assert_array_equal(arms.n_unknown.values, [0, 0, 1])
+    assert arms.n_spheroids.dtype == np.int64
+    # Kaplan-Meier without the unknown spheroid; the controlled one is censored at 72 h
+    assert arms.relapse_free.dims == ("arm_name", "timepoint")
+    np.testing.assert_allclose(arms.relapse_free.values[0], [1.0, 1.0, 0.5, 0.0])
+    np.testing.assert_allclose(arms.relapse_free.values[1], [1.0, 0.0, 0.0, 0.0])
+    np.testing.assert_allclose(arms.relapse_free.values[2], [1.0, 1.0, 1.0, 0.5])
+    np.testing.assert_array_equal(arms.day.values, TIMES_H / 24)  # the times' coordinates
+    np.testing.assert_array_equal(arms.median_relapse_free_h.values, [48.0, 24.0, 72.0])
+    np.testing.assert_array_equal(arms.median_time_to_factor_h.values, [40.0, 30.0, 70.0])
+    # growth delay: against the untreated spheroids' median time to 3 x (40 h)
+    np.testing.assert_array_equal(arms.growth_delay_h.values, [0.0, -10.0, 30.0])
+    assert float(arms.untreated_growth_rate_per_h) == pytest.approx(0.02)
+    assert float(arms.untreated_doubling_time_h) == pytest.approx(math.log(2.0) / 0.02)
+
+
+def test_dose_endpoints_pool_treated_spheroids_of_known_fate_by_dose() -> None:
+    fate = ["control", "relapse", "relapse", "relapse", "unknown",
+            "control", "control", "control", "relapse", "untreated"]  # fmt: skip
+    dose = [2.0] * 5 + [4.0] * 4 + [0.0]
+    spheroids = xr.Dataset(
+        {"fate": ("well", np.array(fate, dtype=object))},
+        coords={"dose": ("well", dose), "dose_unit": ("well", np.array(["Gy"] * 10, dtype=object))},
+    )
+    doses = dose_endpoints(spheroids, params=EndpointParams())
+    np.testing.assert_array_equal(doses.dose_level.values, [2.0, 4.0])
+    assert doses.dose_level.attrs["units"] == "Gy" and doses.scd50.attrs["units"] == "Gy"
+    np.testing.assert_array_equal(doses.scp_n.values, [4, 4])  # untreated and unknown left out
+    np.testing.assert_array_equal(doses.scp_n_controlled.values, [1, 3])
+    np.testing.assert_allclose(doses.scp.values, [0.25, 0.75])
+    assert (doses.scp_lower.values < doses.scp.values).all()
+    assert (doses.scp.values < doses.scp_upper.values).all()
+    # symmetric about 3 Gy: the logistic fit's SCD50 is there
+    assert float(doses.scd50) == pytest.approx(3.0, abs=1e-3)
+    assert float(doses.scd_slope) > 0 and doses.scd_slope.attrs["units"] == "1/Gy"
+    assert set(doses.dims) == {"dose_level"}
+
+
+def test_the_endpoints_are_the_three_tables_together(plate) -> None:
+    _, results, endpoints = plate
+    params = EndpointParams()
+    curves = growth_curves(results, params=params)
+    xr.testing.assert_identical(endpoints_from_curves(curves, params=params), endpoints)
+    spheroids = spheroid_endpoints(curves, params=params)
+    arms = arm_endpoints(spheroids, times_h=evaluation_times(curves), params=params)
+    doses = dose_endpoints(spheroids, params=params)
+    for part in (spheroids, arms, doses):
+        for name in part.data_vars:
+            xr.testing.assert_identical(part[name], endpoints[name].drop_vars(
+                [c for c in endpoints[name].coords if c not in part[name].coords]
+            ))  # fmt: skip
+    assert set(endpoints.data_vars) == {*spheroids.data_vars, *arms.data_vars, *doses.data_vars}
+
+
+def test_evaluation_times_fall_back_on_the_images_times() -> None:
+    curves = _curves().assign_coords(time_h=("timepoint", [0.0, np.nan, 48.0, np.nan]))
+    curves["image_time_h"][:, 1] = [23.0, 25.0, 24.5, np.nan]
+    times = evaluation_times(curves)
+    assert times.dims == ("timepoint",)
+    np.testing.assert_array_equal(times.values, [0.0, 24.5, 48.0, 72.0])
+
+
+def test_parameters_come_back_from_their_json() -> None:
+    params = EndpointParams(relapse_factor=3.0, exclude_flags=("no_object",), observation_end_h=96)
+    assert EndpointParams.from_json(params.to_json()) == params
+    assert EndpointParams.from_json(EndpointParams().to_json()) == EndpointParams()

@@ -44,6 +44,9 @@ def test_run_measures_every_image_and_resumes(
         progress=done.append,
     )
     assert summary.counts == {"ok": 9} and sum(done) == 9
+    assert (summary.n_processed, summary.n_failed) == (9, 0)
+    assert (summary.plate_path, summary.results_path) == (str(plate_path), str(results))
+    assert summary.seconds > 0
     ds = open_results(results).load()
     assert (ds.status.values == Status.OK).all()
     assert set(ds.model_id.values.ravel()) == {"classical-1"}

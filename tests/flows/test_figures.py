@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-import math
+from collections import Counter
+from dataclasses import replace
 
 import numpy as np
 import pytest
 import xarray as xr
 
-from flows.figures import endpoint_tables, markdown_table, results_figures
+from flows.figures import endpoint_tables, markdown_table
+from hts.distributed.run import RunSummary
 from hts.measure import QC_BITS
-from hts.results import Status
+from hts.results import Status, results_figures
 
 OK, FAILED, PENDING, NO_IMAGE = Status.OK, Status.FAILED, Status.PENDING, Status.NO_IMAGE
 
@@ -34,36 +36,6 @@ def _results() -> xr.Dataset:
         attrs={"plate": "P1"},
     )
     return ds
-
-
-def test_status_and_qc_counts_only_count_measured_images() -> None:
-    fig = results_figures(_results())
-    assert fig.plate == "P1" and (fig.n_positions, fig.n_timepoints) == (3, 2)
-    assert fig.last_day == 1.0
-    assert fig.status == {"pending": 1, "ok": 3, "failed": 1, "no_image": 1}
-    # the flags of the failed and the pending slot do not count
-    assert fig.qc_flags["touches_border"] == 2 and fig.qc_flags["multiple_objects"] == 1
-    assert fig.qc_flags_last == {
-        **dict.fromkeys(QC_BITS, 0),
-        "touches_border": 1,
-        "multiple_objects": 1,
-    }
-    assert fig.n_flagged == 2 and fig.n_ok == 3
-
-
-def test_arms_give_median_diameters_at_first_and_latest_time_point() -> None:
-    arms = {a.arm: a for a in results_figures(_results()).arms}
-    assert arms["untreated"].n_spheroids == 1
-    assert (
-        arms["untreated"].median_diameter_first_um,
-        arms["untreated"].median_diameter_last_um,
-    ) == (
-        100.0,
-        120.0,
-    )
-    assert arms["RT 5 Gy"].n_spheroids == 2
-    assert arms["RT 5 Gy"].median_diameter_first_um == 200.0
-    assert math.isnan(arms["RT 5 Gy"].median_diameter_last_um)  # nothing measured: n/a
 
 
 def test_endpoint_tables_group_by_dimension_and_leave_curves_out() -> None:
@@ -106,16 +78,20 @@ def test_markdown_artifacts_show_plate_arm_and_model_names_as_typed() -> None:
     markdown_it = pytest.importorskip("markdown_it")
     from flows.nightly import NightlySummary, nightly_markdown
     from flows.reprocess import PlateFailure, ReprocessSummary, reprocess_markdown
-    from flows.steps import SegmentOutcome
 
     ds = _results().assign_coords(arm=("well", np.array([HOSTILE, "RT", "RT"], dtype=object)))
     ds.attrs["plate"] = HOSTILE
+    run = RunSummary(
+        HOSTILE, HOSTILE, 1, Counter(ok=1), [HOSTILE], plate_path="p.zarr", results_path="r.zarr"
+    )
     summary = NightlySummary(
-        plate=HOSTILE, plate_path="p.zarr", results_path="r.zarr", model_id=HOSTILE,
-        n_files_seen=1, n_new_images=1, n_skipped_files=0, processed={"ok": 1},
-        errors=(HOSTILE,), figures=results_figures(ds), endpoints=None, report_html=HOSTILE,
+        n_files_seen=1, n_new_images=1, n_skipped_files=0, run=run, figures=results_figures(ds),
+        endpoints=None, report_html=HOSTILE,
     )  # fmt: skip
-    outcome = SegmentOutcome(HOSTILE, f"{HOSTILE}.zarr", "r", HOSTILE, 1, {"ok": 1}, (), 0.1)
+    outcome = RunSummary(
+        HOSTILE, HOSTILE, 1, Counter(ok=1), plate_path=f"{HOSTILE}.zarr", results_path="r",
+        seconds=0.1,
+    )  # fmt: skip
     again = ReprocessSummary(HOSTILE, (outcome,), (PlateFailure("x.zarr", HOSTILE),))
     render = markdown_it.MarkdownIt("commonmark", {"html": True}).enable("table").render
     for text in (nightly_markdown(summary), reprocess_markdown(again)):
@@ -129,14 +105,15 @@ def test_markdown_artifacts_show_plate_arm_and_model_names_as_typed() -> None:
 def test_artifacts_count_qc_flags_and_warn_when_most_images_are_flagged() -> None:
     from flows.nightly import NightlySummary, nightly_markdown
     from flows.reprocess import ReprocessSummary, reprocess_markdown
-    from flows.steps import SegmentOutcome
 
     figures = results_figures(_results())  # 2 of the 3 measured images carry a flag
+    run = RunSummary(
+        "P1", "m", 1, Counter(ok=3), qc_flags=Counter(touches_border=2, no_object=0),
+        n_flagged=2, n_doubtful=2, plate_path="p.zarr", results_path="r.zarr",
+    )  # fmt: skip
     summary = NightlySummary(
-        plate="P1", plate_path="p.zarr", results_path="r.zarr", model_id="m", n_files_seen=3,
-        n_new_images=3, n_skipped_files=0, processed={"ok": 3}, errors=(), figures=figures,
-        endpoints=None, report_html=None, qc_flags={"touches_border": 2, "no_object": 0},
-        n_flagged=2, n_doubtful=2,
+        n_files_seen=3, n_new_images=3, n_skipped_files=0, run=run, figures=figures,
+        endpoints=None, report_html=None,
     )  # fmt: skip
     text = nightly_markdown(summary)
     assert "> **Warning:** most images were flagged by QC as doubtful (2 of 3): this model" in text
@@ -145,18 +122,20 @@ def test_artifacts_count_qc_flags_and_warn_when_most_images_are_flagged() -> Non
     assert "| measured images flagged by QC | 2 |\n| touches_border | 2 |" in this_run
     assert "no_object" not in this_run  # the flags that occur
 
-    outcome = SegmentOutcome(
-        "P1", "P1.zarr", "r", "m", 1, {"ok": 3}, (), 0.1, qc_flags={"touches_border": 2},
-        n_flagged=2, qc_warning="most images were flagged by QC (2 of 3)",
+    outcome = RunSummary(
+        "P1", "m", 1, Counter(ok=3), qc_flags=Counter(touches_border=2), n_flagged=2,
+        n_doubtful=2, plate_path="P1.zarr", results_path="r", seconds=0.1,
     )  # fmt: skip
     text = reprocess_markdown(ReprocessSummary("m", (outcome,), ()))
-    assert "> **Warning:** plate P1.zarr: most images were flagged by QC (2 of 3)" in text
+    assert (
+        "> **Warning:** plate P1.zarr: most images were flagged by QC as doubtful (2 of 3)" in text
+    )
     assert "| P1.zarr | m | 3 | 2 | touches\\_border 2 |" not in text  # intraword _ is kept
     assert "| P1.zarr | m | 3 | 2 | touches_border 2 | 0 |" in text
     # a satellite beside the spheroid (multiple_objects) leaves its measurement standing
     multiple = 1 << QC_BITS["multiple_objects"]
     quiet = nightly_markdown(
-        NightlySummary(**{**summary.__dict__, "n_doubtful": 0, "figures": results_figures(
-            _results().assign(qc_flags=lambda d: d.qc_flags * 0 + multiple))})
+        replace(summary, run=replace(run, n_doubtful=0), figures=results_figures(
+            _results().assign(qc_flags=lambda d: d.qc_flags * 0 + multiple)))
     )  # fmt: skip
     assert "Warning" not in quiet and "| measured images flagged by QC | 2 |" in quiet

@@ -51,7 +51,7 @@ def _night(
     assert state.is_completed(), state.message
     summary = state.result()
     return Night(
-        summary, state.state_details.flow_run_id, open_results(summary.results_path).load()
+        summary, state.state_details.flow_run_id, open_results(summary.run.results_path).load()
     )
 
 
@@ -74,16 +74,16 @@ def nights(
 def test_first_night_ingests_and_segments_everything(nights: Nights) -> None:
     s = nights.first.summary
     assert (s.n_files_seen, s.n_new_images, s.n_skipped_files) == (8, 8, 0)
-    assert s.processed == {"ok": 8} and s.n_processed == 8
+    assert s.run.counts == {"ok": 8} and s.n_processed == 8
     assert nights.first.results.sizes == {"well": 4, "timepoint": 2}
     assert (nights.first.results.status.values == Status.OK).all()
-    assert s.results_path == str(nights.plate.with_name("SYN01.results.zarr"))
+    assert s.run.results_path == str(nights.plate.with_name("SYN01.results.zarr"))
 
 
 def test_next_night_processes_exactly_the_new_images(nights: Nights) -> None:
     s = nights.second.summary
     assert (s.n_files_seen, s.n_new_images) == (12, 4)
-    assert s.processed == {"ok": 4}  # the four day-2 images, nothing else
+    assert s.run.counts == {"ok": 4}  # the four day-2 images, nothing else
     ds = nights.second.results
     assert ds.sizes == {"well": 4, "timepoint": 3}
     np.testing.assert_allclose(ds.day.values, [0.0, 1.0, 2.0])
@@ -128,7 +128,7 @@ def test_artifact_carries_the_key_figures(nights: Nights, prefect_api: Any) -> N
     assert " to do because: new | 4 |" in text  # the night's new time point
     assert "| images failed | 0 |" in text
     assert "| touches_border |" in text and "| ok | 12 |" in text
-    flagged = nights.second.summary.n_flagged
+    flagged = nights.second.summary.run.n_flagged
     assert f"| measured images flagged by QC | {flagged} |" in text  # this run's QC counts
 
 

@@ -114,3 +114,55 @@ def test_montage_captions_keep_every_flag_name(tmp_path: Path, threads) -> None:
     assert len(montage.labels) == 6 and all(
         re.fullmatch(r"[BC]0[23] time point [01]\nno_object", lab) for lab in montage.labels
     ), montage.labels
+
+
+def _without_timestamp(page: str) -> str:
+    return re.sub(r"generated</td><td>[^<]*", "generated</td><td>", page)
+
+
+def test_the_report_renders_the_endpoints_it_is_given(segmented_plate, tmp_path: Path) -> None:
+    """Curves and endpoints the caller computed are used as they are, not computed again."""
+    from hts.analysis import compute_endpoints, growth_curves
+    from hts.results import open_results
+
+    _, plate, results = segmented_plate
+    params = EndpointParams(relapse_factor=2.5)
+    ds = open_results(results).drop_vars("contour").load()
+    curves = growth_curves(ds, params=params)
+    endpoints = compute_endpoints(ds, params=params)
+    given = write_report(
+        results, tmp_path / "given.html", curves=curves, endpoints=endpoints, plate_path=plate
+    )
+    computed = write_report(results, tmp_path / "computed.html", params=params, plate_path=plate)
+    assert _without_timestamp(given.read_text(encoding="utf-8")) == _without_timestamp(
+        computed.read_text(encoding="utf-8")
+    )
+    # the parameters come with the endpoints
+    assert '<td class="text">relapse_factor</td><td>2.5</td>' in given.read_text(encoding="utf-8")
+    marked = endpoints.assign(scd50=endpoints.scd50 * 0 + 4.321)
+    text = write_report(results, tmp_path / "marked.html", endpoints=marked).read_text("utf-8")
+    assert "4.32 Gy" in text
+    with pytest.raises(ValueError, match="other parameters"):
+        write_report(results, tmp_path / "x.html", params=EndpointParams(), endpoints=endpoints)
+
+
+def test_render_report_returns_the_page_and_figures(segmented_plate, tmp_path: Path) -> None:
+    """Nothing is written: the caller decides where the page and figures go."""
+    from hts.analysis import compute_endpoints, flagged_images, growth_curves
+    from hts.report.html import render_report
+    from hts.results import open_results, results_figures
+
+    _, _, results = segmented_plate
+    ds = open_results(results).drop_vars("contour").load()
+    params = EndpointParams()
+    report = render_report(
+        ds, growth_curves(ds, params=params), compute_endpoints(ds, params=params),
+        results_figures(ds), params=params, flagged=flagged_images(ds), montage=None,
+        montage_note="no montage here", results_name="R.zarr", title="the title",
+    )  # fmt: skip
+    assert set(report.pngs) == set(FIGURES) - {"flagged_montage"}
+    assert all(png[:4] == b"\x89PNG" for png in report.pngs.values())
+    assert "<title>the title</title>" in report.html and "no montage here" in report.html
+    assert '<td class="text">results</td><td>R.zarr</td>' in report.html
+    assert report.html.count("data:image/png;base64,") == len(report.pngs)
+    assert not list(tmp_path.iterdir())
