@@ -13,7 +13,7 @@ Segmenters of other packages are plugins: an installed package declares a factor
 and ``--model my-net`` then calls ``my_net(engine)`` on each worker. A name given at run
 time only ever selects among what is installed: it never names a module to import.
 
-A name as users write it (``unet@0.6+tta+pol``, ``classical``, ``FILE.pt``, a plugin's name)
+A name as users write it (``unet@0.6+tta+zoom+pol``, ``classical``, ``FILE.pt``, a plugin's name)
 is parsed once, at the edge (CLI, flow, `hts.distributed.run_plate`), into a
 `SegmenterSpec`: the frozen record that travels to the workers and knows its model id.
 """
@@ -33,6 +33,7 @@ from hts.segment.network import (
     POLARITY_SUFFIX,
     SCALE_MARK,
     TTA_SUFFIX,
+    ZOOM_SUFFIX,
     NetworkSegmenter,
     mode_suffix,
 )
@@ -117,8 +118,9 @@ class SegmenterSpec:
     """One segmenter setting, parsed once (`parse`) and passed on as it is.
 
     Network segmenters (``unet``, a weight file) have ``weights`` and may run at another
-    input ``scale`` (None: the paper's half resolution), with ``flip_average`` (``+tta``)
-    and the ``polarity`` check (``+pol``); others (``classical``, plugins) have only a
+    input ``scale`` (None: the paper's half resolution), with ``flip_average`` (``+tta``),
+    a closer look at small or doubtful spheroids (``zoom``, ``+zoom``) and the
+    ``polarity`` check (``+pol``); others (``classical``, plugins) have only a
     ``name``. ``engine`` (None: chosen on each worker) and ``engine_options`` (keyword
     options of `hts.engines.get_engine`, e.g. ``threads``) say how a network runs; they do
     not change results, so the `model_id` leaves them out.
@@ -128,6 +130,7 @@ class SegmenterSpec:
     weights: str | None = None  # network segmenters: a shipped model's name or a file's path
     scale: float | None = None
     flip_average: bool = False
+    zoom: bool = False
     polarity: bool = False
     engine: str | None = None
     engine_options: tuple[tuple[str, Any], ...] = ()  # sorted (option, value) pairs
@@ -142,7 +145,7 @@ class SegmenterSpec:
     ) -> SegmenterSpec:
         """The setting ``text`` names: ``unet`` or a weight file, optionally followed by
         ``@SCALE`` (network input scale instead of the paper's 0.5), then ``+tta``, then
-        ``+pol``; or a registered name (``classical``); or an installed plugin's name.
+        ``+zoom``, then ``+pol``; or a registered name (``classical``); or an installed plugin's name.
 
         Raises ``ValueError`` for anything else: a name never selects a module to import.
         """
@@ -160,8 +163,8 @@ class SegmenterSpec:
         )
         raise ValueError(
             f"unknown segmenter {text!r}; available: {', '.join(available_segmenters())}, "
-            f"the path of a weight file, or unet or a weight file followed by @SCALE, +tta "
-            f"and/or +pol{hint}"
+            f"the path of a weight file, or unet or a weight file followed by @SCALE, +tta, "
+            f"+zoom and/or +pol{hint}"
         )
 
     @property
@@ -183,15 +186,16 @@ class SegmenterSpec:
         """
         if self.weights is None:
             return get_segmenter(self).model_id
-        return weights_model_id(model_path(self.weights)) + mode_suffix(
-            scale=self.scale, flip_average=self.flip_average, polarity=self.polarity
+        return weights_model_id(model_path(self.weights)) + self._suffix()
+
+    def _suffix(self) -> str:
+        return mode_suffix(
+            scale=self.scale, flip_average=self.flip_average, zoom=self.zoom, polarity=self.polarity
         )
 
     def __str__(self) -> str:
         """The setting as `parse` reads it (engine aside), e.g. ``unet@0.6+tta``."""
-        return self.name + mode_suffix(
-            scale=self.scale, flip_average=self.flip_average, polarity=self.polarity
-        )
+        return self.name + self._suffix()
 
     def load(self) -> Segmenter:
         """Build the segmenter (and its engine) now; `get_segmenter` caches it per process."""
@@ -207,6 +211,7 @@ class SegmenterSpec:
                 engine_options=options,
                 flip_average=self.flip_average,
                 scale=self.scale,
+                zoom=self.zoom,
                 polarity=self.polarity,
             )
         if self.name in _FACTORIES:
@@ -261,7 +266,8 @@ def available_segmenters() -> list[str]:
 
 def _network_setting(text: str) -> dict[str, Any] | None:
     """The fields of a network `SegmenterSpec` that ``text`` asks for (the shipped U-Net or
-    a weight file, with ``@SCALE``, ``+tta``, ``+pol``); None for any other segmenter."""
+    a weight file, with ``@SCALE``, ``+tta``, ``+zoom``, ``+pol``); None for any other
+    segmenter."""
     if text in _FACTORIES and _FACTORIES[text] is not _unet:
         return None
 
@@ -274,8 +280,10 @@ def _network_setting(text: str) -> dict[str, Any] | None:
 
     unpolar = text.removesuffix(POLARITY_SUFFIX)
     polarity = unpolar != text
-    base = unpolar.removesuffix(TTA_SUFFIX)
-    flip_average = base != unpolar
+    unzoomed = unpolar.removesuffix(ZOOM_SUFFIX)
+    zoom = unzoomed != unpolar
+    base = unzoomed.removesuffix(TTA_SUFFIX)
+    flip_average = base != unzoomed
     scale: float | None = None
     head, mark, tail = base.rpartition(SCALE_MARK)
     if mark and weights(head) is not None:
@@ -297,6 +305,7 @@ def _network_setting(text: str) -> dict[str, Any] | None:
         "weights": found,
         "scale": scale,
         "flip_average": flip_average,
+        "zoom": zoom,
         "polarity": polarity,
     }
 

@@ -1,0 +1,106 @@
+"""The closer look (``+zoom``): small or doubtful spheroids are seen again at twice the scale."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from hts.segment import SegmenterSpec
+from hts.segment.network import NetworkSegmenter, ZoomRule, mode_suffix
+
+
+class MinimumSizeEngine:
+    """A stand-in network that calls dark pixels spheroid, but only in objects at least
+    ``across`` pixels wide at its input (a morphological opening): it misses what is small
+    at network resolution, as a network trained on larger spheroids does. Records the
+    input shapes it was given."""
+
+    name = "minimum-size"
+
+    def __init__(self, across: int = 15) -> None:
+        self.kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (across, across))
+        self.shapes: list[tuple[int, ...]] = []
+
+    def predict(self, batch: np.ndarray) -> np.ndarray:
+        self.shapes.append(batch.shape)
+        dark = [
+            cv2.morphologyEx((b < 100).astype(np.uint8), cv2.MORPH_OPEN, self.kernel) for b in batch
+        ]
+        return np.stack(dark).astype(np.float32)
+
+
+def _image(radius: int, shape: tuple[int, int] = (240, 320)) -> np.ndarray:
+    """A dark disc of ``radius`` pixels at the centre of a bright, slightly grainy field."""
+    rng = np.random.default_rng(5)
+    image = np.clip(rng.normal(200.0, 4.0, shape), 0, 255).astype(np.uint8)
+    cv2.circle(image, (shape[1] // 2, shape[0] // 2), radius, 40, thickness=-1)
+    return image
+
+
+def _segmenter(zoom: ZoomRule | None) -> tuple[NetworkSegmenter, MinimumSizeEngine]:
+    engine = MinimumSizeEngine()
+    return NetworkSegmenter(engine, "minimum-size", zoom=zoom), engine
+
+
+def test_a_small_spheroid_missed_at_half_resolution_is_found_closer() -> None:
+    image = _image(radius=11)  # 22 pixels across: 11 at the network's half resolution
+    plain, _ = _segmenter(None)
+    assert (plain.predict(image) >= 0.5).sum() == 0
+    zoomed, engine = _segmenter(ZoomRule())
+    found = zoomed.predict(image) >= 0.5
+    truth = image < 100
+    assert (found & truth).sum() / (found | truth).sum() > 0.85
+    # the first look at half resolution, the second at full (padded to multiples of 32)
+    assert [s[1:] for s in engine.shapes] == [(128, 160), (256, 320)]
+
+
+def test_a_large_confident_spheroid_costs_one_pass() -> None:
+    # 60 pixels across at half resolution: below the 80 of the rule, so it is looked at
+    # again; a rule for smaller ones leaves it with one pass and the same map
+    image = _image(radius=60)
+    plain, _ = _segmenter(None)
+    zoomed, engine = _segmenter(ZoomRule(small_below_px=40.0))
+    assert np.array_equal(zoomed.predict(image), plain.predict(image))
+    assert len(engine.shapes) == 1
+
+
+def test_the_closer_look_is_kept_only_when_at_least_as_confident() -> None:
+    class Blurred(MinimumSizeEngine):
+        """Finds the disc at any size, less sure of it the more pixels it has."""
+
+        def predict(self, batch: np.ndarray) -> np.ndarray:
+            self.shapes.append(batch.shape)
+            sure = 0.95 if batch.shape[1] < 200 else 0.6
+            return np.where(batch < 100, sure, 0.0).astype(np.float32)
+
+    engine = Blurred()
+    segmenter = NetworkSegmenter(engine, "blurred", zoom=ZoomRule())
+    probability = segmenter.predict(_image(radius=20))
+    assert len(engine.shapes) == 2  # small (20 across at half resolution): looked again
+    assert probability.max() == pytest.approx(0.95)  # but the first look was surer
+
+
+def test_large_images_are_zoomed_less_and_never_below_the_first_scale() -> None:
+    image = _image(radius=11, shape=(600, 800))
+    engine = MinimumSizeEngine()
+    rule = ZoomRule(max_pixels=300 * 400 * 2)  # allows 0.707 of the image's size, not 1
+    NetworkSegmenter(engine, "minimum-size", zoom=rule).predict(image)
+    assert [s[1:] for s in engine.shapes] == [(320, 416), (448, 576)]
+    engine = MinimumSizeEngine()
+    NetworkSegmenter(engine, "minimum-size", zoom=ZoomRule(max_pixels=300 * 400)).predict(image)
+    assert len(engine.shapes) == 1  # 0.5 allowed: no closer look than the first
+
+
+def test_zoom_is_part_of_the_setting_and_its_model_id() -> None:
+    spec = SegmenterSpec.parse("unet@0.6+tta+zoom+pol")
+    assert (spec.scale, spec.flip_average, spec.zoom, spec.polarity) == (0.6, True, True, True)
+    assert str(spec) == "unet@0.6+tta+zoom+pol"
+    assert spec.model_id.endswith("@0.6+tta+zoom+pol")
+    assert (
+        SegmenterSpec.parse("unet+zoom").model_id == SegmenterSpec.parse("unet").model_id + "+zoom"
+    )
+    assert not SegmenterSpec.parse("unet+pol").zoom
+    assert mode_suffix(scale=None, flip_average=False, zoom=True) == "+zoom"
+    with pytest.raises(ValueError, match="unknown segmenter"):
+        SegmenterSpec.parse("unet+pol+zoom")  # the suffixes have one order
