@@ -193,9 +193,10 @@ def measure(n: int, workdir: Path, *, ingest_max: int) -> dict[str, float]:
     from distributed import Client, LocalCluster
 
     from hts.distributed.cluster import ClusterSpec
+    from hts.distributed.ingest import ingest
     from hts.distributed.run import run_plate
     from hts.engines.base import THREADS_ENV
-    from hts.io import IngestOptions, ingest
+    from hts.io import IngestOptions
     from hts.results.store import ResultsStore
 
     def cpu() -> float:

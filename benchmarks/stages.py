@@ -76,7 +76,8 @@ print(json.dumps({"times": out, "areas": areas, "flags": flags, "mask_px": [int(
 def make_plate(workdir: Path, n: int, shape: tuple[int, int]) -> Path:
     """A synthetic plate of ``n`` images of ``shape`` (cached)."""
     from hts.distributed.cluster import ClusterSpec
-    from hts.io import IngestOptions, ingest
+    from hts.distributed.ingest import ingest
+    from hts.io import IngestOptions
     from hts.synth import write_synthetic_plate
 
     plate = workdir / f"stages_{n}_{shape[0]}x{shape[1]}.zarr"

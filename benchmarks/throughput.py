@@ -33,7 +33,8 @@ import numpy as np
 
 def _plate(workdir: Path, n: int) -> Path:
     from hts.distributed.cluster import ClusterSpec
-    from hts.io import IngestOptions, ingest
+    from hts.distributed.ingest import ingest
+    from hts.io import IngestOptions
     from hts.synth import write_synthetic_plate
 
     plate = workdir / f"throughput_{n}.zarr"

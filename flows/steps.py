@@ -16,8 +16,9 @@ from typing import Any
 
 from flows.figures import EndpointTable, ResultsFigures, endpoint_tables, results_figures
 from hts.distributed.cluster import ClusterSpec
+from hts.distributed.ingest import ingest
 from hts.distributed.run import run_plate
-from hts.io import IngestOptions, IngestReport, PlateStore, ingest
+from hts.io import IngestOptions, IngestReport, PlateStore
 from hts.results import default_results_path, open_results
 
 __all__ = [

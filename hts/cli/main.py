@@ -345,7 +345,8 @@ def _cmd_synth(args: argparse.Namespace) -> int:
 def _cmd_ingest(args: argparse.Namespace) -> int:
     import json
 
-    from hts.io import IngestOptions, ingest
+    from hts.distributed.ingest import ingest
+    from hts.io import IngestOptions
 
     options = IngestOptions(
         pattern=args.pattern, manifest=args.manifest, plate_map=args.plate_map,

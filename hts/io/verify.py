@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from hts.io.ingest import sha256_file
+from hts.io.ingest_steps import sha256_file
 from hts.io.omezarr import DamagedImageError, PlateStore
 from hts.io.report import Problem, ProblemKind
 from hts.wells import WellId

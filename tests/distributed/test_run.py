@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 
 from hts.distributed.cluster import ClusterSpec
+from hts.distributed.ingest import ingest
 from hts.distributed.run import run_plate
-from hts.io import IngestOptions, ingest
+from hts.io import IngestOptions
 from hts.results import Status, open_results
 from hts.testing import write_disk_plate
 

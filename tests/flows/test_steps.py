@@ -8,7 +8,7 @@ import zarr
 
 from flows.steps import default_report_path, default_results_path, find_plates
 from hts.distributed.cluster import ClusterSpec
-from hts.io import ingest
+from hts.distributed.ingest import ingest
 from hts.testing import write_disk_plate
 
 

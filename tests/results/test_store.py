@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 
 from hts.distributed.cluster import ClusterSpec
-from hts.io import IngestOptions, PlateStore, ingest
+from hts.distributed.ingest import ingest
+from hts.io import IngestOptions, PlateStore
 from hts.results import ResultsStore, Status, open_results
 from hts.results.store import check_results_store
 from hts.testing import write_disk_plate

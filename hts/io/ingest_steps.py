@@ -1,10 +1,12 @@
-"""Ingest a folder of microscope images into an OME-Zarr plate: incremental and idempotent.
+"""The steps of an ingest that touch files and the plate: scan, name, inspect, write, record.
 
-The coordinator (this module, in the calling process) scans the folder, assigns files to
+An ingest is incremental and idempotent. The coordinator scans the folder, assigns files to
 wells and time points, compares them with what the plate already holds, and decides the
-plate's shape. Dask workers then read headers and pixels in parallel and write one chunk
-per image; the coordinator records provenance (source path, size, mtime, SHA-256) as tasks
-finish, so a killed ingest loses at most the images in flight and a re-run resumes.
+plate's shape (:class:`IngestRun`); per-file tasks read headers and pixels and write one
+chunk per image (:func:`inspect_files`, :func:`write_images`); the coordinator records
+provenance (source path, size, mtime, SHA-256) as tasks finish, so a killed ingest loses at
+most the images in flight and a re-run resumes. Running those tasks in parallel, on Dask
+workers, is orchestration: :func:`hts.distributed.ingest.ingest`.
 """
 
 from __future__ import annotations
@@ -12,8 +14,8 @@ from __future__ import annotations
 import hashlib
 import logging
 import shutil
-from collections import Counter, defaultdict
-from collections.abc import Callable, Mapping, Sequence
+from collections import Counter
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -22,9 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from hts.distributed.cluster import ClusterSpec, dask_client, map_bounded
 from hts.io import plan
-from hts.io.lock import StoreLock
 from hts.io.naming import NameFields, NamingError, choose_pattern, expected_names, parse_name
 from hts.io.omezarr import PlateStore, pixels_sha256, write_image_chunk
 from hts.io.plan import Candidate, Key
@@ -39,13 +39,19 @@ from hts.io.report import IngestReport, Problem, ProblemKind
 from hts.io.tables import WellInfo, read_manifest, read_plate_map
 from hts.wells import WellId
 
-__all__ = ["IngestOptions", "ingest"]
+__all__ = [
+    "IngestOptions",
+    "IngestRun",
+    "finish_report",
+    "inspect_files",
+    "remove_if_empty",
+    "sha256_file",
+    "write_images",
+]
 
 log = logging.getLogger(__name__)
 
 _MAX_LOGGED = 20
-#: Files per header-inspection task (headers are small; batches amortise task overhead).
-_FILES_PER_INSPECTION = 32
 
 
 @dataclass(frozen=True)
@@ -75,7 +81,7 @@ def sha256_file(path: Path) -> str:
 
 
 # --- worker tasks (top-level so they pickle) ------------------------------------------------
-def _inspect_task(
+def inspect_files(
     paths: Sequence[tuple[str, bool]],
 ) -> list[tuple[ImageHeader | None, str | None, str]]:
     """Per file: (header or None, sha256 if asked, error reason or '')."""
@@ -93,7 +99,7 @@ def _inspect_task(
     return out
 
 
-def _write_task(
+def write_images(
     jobs: Sequence[tuple[str, str, int, int, int]],
     *,
     plate_path: str,
@@ -126,13 +132,9 @@ def _write_task(
     return out
 
 
-# --- coordinator ----------------------------------------------------------------------------
-def _chunks(items: Sequence[Any], size: int) -> list[Sequence[Any]]:
-    return [items[i : i + size] for i in range(0, len(items), size)]
-
-
+# --- the coordinator's state -------------------------------------------------------------
 @dataclass
-class _Ingest:
+class IngestRun:
     """State of one ingest run in the coordinator."""
 
     source: Path
@@ -270,33 +272,6 @@ class _Ingest:
                     ProblemKind.DAMAGED,
                 )
 
-    def inspect(
-        self, client: Any, new: list[Candidate], to_hash: list[Candidate]
-    ) -> tuple[dict[Path, ImageHeader], dict[Path, str]]:
-        """Read headers of new files and hash possibly changed ones, in parallel."""
-        headers: dict[Path, ImageHeader] = {}
-        hashes: dict[Path, str] = {}
-
-        def on_result(batch: Sequence[tuple[str, bool]], result: Any, error: Any) -> None:
-            for i, (path_text, _) in enumerate(batch):
-                path = Path(path_text)
-                if error is not None:
-                    self.skip(path, f"inspection failed: {error}")
-                    continue
-                header, digest, reason = result[i]
-                if reason:
-                    self.skip(path, reason)
-                if header is not None:
-                    headers[path] = header
-                if digest is not None:
-                    hashes[path] = digest
-
-        jobs = [(str(c.path), False) for c in new] + [(str(c.path), True) for c in to_hash]
-        map_bounded(
-            client, _inspect_task, _chunks(jobs, _FILES_PER_INSPECTION), on_result=on_result
-        )
-        return headers, hashes
-
     def well_info(
         self, plate_name: str
     ) -> tuple[dict[WellId, WellInfo], dict[WellId, Mapping[str, Any]]]:
@@ -311,60 +286,7 @@ class _Ingest:
         return plate_map, merged
 
 
-def ingest(
-    source: Path | str,
-    out: Path | str,
-    *,
-    options: IngestOptions | None = None,
-    cluster: ClusterSpec | None = None,
-    progress: Callable[[int], None] | None = None,
-) -> IngestReport:
-    """Ingest every image under ``source`` into the OME-Zarr plate ``out``.
-
-    Files already in the plate are left alone; new files add their images and time
-    points; bad files are reported in the returned report (also stored in the plate) and
-    the rest are ingested.
-
-    Parameters
-    ----------
-    source
-        Folder searched recursively for TIFF, PNG and JPEG files.
-    out
-        Plate path (``.zarr``), created if missing.
-    cluster
-        Dask workers; by default a local cluster of threads (ingest is I/O-bound).
-    progress
-        Called with the number of files just finished.
-
-    Raises
-    ------
-    StoreLocked
-        Another ingest is writing the plate (its lock file ``out.lock`` names it).
-    ValueError
-        No image file in ``source``, or no naming preset fits them. A plate this call
-        created is removed again when it ends holding no image.
-    """
-    options = options or IngestOptions()
-    source, out = Path(source).resolve(), Path(out).resolve()
-    if not source.is_dir():
-        raise NotADirectoryError(f"{source}: source folder does not exist")
-    with StoreLock(out):  # one writer per plate: two ingests would both add the same files
-        created = not out.exists()
-        try:
-            report = _ingest(source, out, options, cluster, progress)
-        except BaseException:
-            if created:
-                try:
-                    _remove_if_empty(out)
-                except Exception as exc:  # noqa: BLE001 - the first error is the one to show
-                    log.warning("%s: could not check whether to remove it: %s", out, exc)
-            raise
-        if created:
-            _remove_if_empty(out)
-        return report
-
-
-def _remove_if_empty(out: Path) -> None:
+def remove_if_empty(out: Path) -> None:
     """Remove a plate this run created if it holds no image: nothing half made is left."""
     store = PlateStore(out, mode="a")
     if any(store.image_records(w, f) for w, fields in store.fields.items() for f in fields):
@@ -373,190 +295,7 @@ def _remove_if_empty(out: Path) -> None:
     log.info("%s: no image ingested, no plate written", out)
 
 
-def _ingest(
-    source: Path,
-    out: Path,
-    options: IngestOptions,
-    cluster: ClusterSpec | None,
-    progress: Callable[[int], None] | None,
-) -> IngestReport:
-    started = datetime.now(UTC).isoformat(timespec="seconds")
-    run = _Ingest(source, out, options, PlateStore(out, mode="a"))
-    images = run.scan()
-    if not images and options.manifest is None:
-        suffixes = ", ".join(sorted(IMAGE_SUFFIXES))
-        raise ValueError(
-            f"{source}: no image files found (looked for {suffixes} in it and its subfolders; "
-            f"{len(run.problems)} other files left alone)"
-        )
-    pattern_name, parsed = run.assign(images)
-    plate_name = run.plate_name(parsed)
-    candidates = []
-    for path, fields in parsed.items():
-        stat = path.stat()
-        candidates.append(
-            Candidate(path, run.relpaths[path], fields, stat.st_size, stat.st_mtime_ns)
-        )
-    slots, duplicates = plan.group_by_slot(candidates)
-    run.problems += duplicates
-    existing = run.existing()
-    # --verify also checks the stored pixels; damaged images are re-written from the source
-    damaged = run.damaged() if options.verify else {}
-    for key in damaged:
-        existing.pop(key)
-    new, to_hash, n_unchanged = plan.compare_with_plate(slots, existing, verify=options.verify)
-
-    def finish(n_new: int) -> IngestReport:
-        run.report_repairs(damaged, slots)
-        return _finish(
-            run.store, run.problems, n_new=n_new, plate=plate_name, source=str(source),
-            pattern=pattern_name, started_at=started, n_files=len(images), n_unchanged=n_unchanged,
-        )  # fmt: skip
-
-    with dask_client(
-        cluster or ClusterSpec(n_workers=1, threads_per_worker=4, processes=False)
-    ) as client:
-        headers, hashes = run.inspect(client, new, to_hash)
-        for cand in to_hash:
-            if cand.path not in hashes:
-                continue  # unreadable now: already reported
-            record = existing[cand.key]
-            if hashes[cand.path] == record.get("sha256"):
-                n_unchanged += 1
-            else:
-                run.skip(cand.path, plan.changed_reason(cand, record), ProblemKind.CHANGED)
-        new = [c for c in new if c.path in headers]
-        for cand in new:
-            reason = plan.check_size(headers[cand.path], max_pixels=options.max_image_pixels)
-            if reason:
-                run.skip(cand.path, reason)
-                del headers[cand.path]
-        new = [c for c in new if c.path in headers]
-        geometry = run.geometry(new, headers)
-        if geometry is None:
-            return finish(0)
-        shape, dtype = geometry
-        new = [c for c in new if c.path in headers]
-        pixel_size = plan.plate_pixel_size(
-            run.store.pixel_size_um, options.pixel_size_um, [headers[c.path] for c in new]
-        )
-        accepted = []
-        for cand in new:
-            reason = plan.check_header(
-                headers[cand.path], shape=shape, dtype=dtype, pixel_size_um=pixel_size,
-                pixel_size_given=options.pixel_size_um is not None,
-            )  # fmt: skip
-            if reason:
-                run.skip(cand.path, reason)
-            else:
-                accepted.append(cand)
-        if pixel_size is None and accepted:
-            pixel_size = plan.most_common([headers[c.path].pixel_size_um for c in accepted])
-        if not accepted or pixel_size is None:
-            return finish(0)
-
-        # time points and per-well metadata, then the plate's structure
-        plate_map, well_info = run.well_info(plate_name)
-        timing: dict[Path, tuple[float | None, datetime | None]] = {}
-        for cand in accepted:
-            well = cand.fields.well
-            if options.plate_map and well not in plate_map and well not in well_info:
-                run.skip(
-                    cand.path,
-                    f"well {well} is not in the plate map: no treatment metadata",
-                    ProblemKind.WARNING,
-                )
-            stored = WellInfo.from_json(dict(well_info[well])) if well in well_info else None
-            treated = (stored.treated_at if stored else None) or options.treated_at
-            acquired = cand.fields.acquired_at or headers[cand.path].acquired_at
-            timing[cand.path] = (
-                plan.time_since_treatment_h(cand.fields, acquired, treated),
-                acquired,
-            )
-        timepoints = plan.extend_timepoints(
-            run.store.timepoints,
-            [(c.fields.timepoint, *timing[c.path]) for c in accepted],
-        )
-        fields_map: dict[WellId, set[int]] = defaultdict(set)
-        for well, stored_fields in run.store.fields.items():
-            fields_map[well].update(stored_fields)
-        for cand in accepted:
-            fields_map[cand.fields.well].add(cand.fields.field)
-        for well in sorted(set(plate_map) - set(fields_map)):
-            run.skip(
-                str(options.plate_map),
-                f"the plate map lists well {well}, but no image of it was found",
-                ProblemKind.WARNING,
-            )
-        run.store.set_plate(
-            name=plate_name, image_shape=shape, dtype=dtype, pixel_size_um=float(pixel_size),
-            timepoints=timepoints, fields=fields_map, well_info=well_info,
-        )  # fmt: skip
-        index = {tp.label: tp.index for tp in timepoints}
-        n_new = _write(
-            run,
-            client,
-            accepted,
-            index,
-            timing,
-            shape=shape,
-            dtype=np.dtype(dtype),
-            progress=progress,
-        )
-    return finish(n_new)
-
-
-def _write(
-    run: _Ingest,
-    client: Any,
-    accepted: list[Candidate],
-    index: Mapping[str, int],
-    timing: Mapping[Path, tuple[float | None, datetime | None]],
-    *,
-    shape: tuple[int, int],
-    dtype: np.dtype,
-    progress: Callable[[int], None] | None,
-) -> int:
-    """Write pixels in parallel; record provenance as each task finishes. Returns images written."""
-    by_path = {str(c.path): c for c in accepted}
-    jobs = [
-        (str(c.path), c.fields.well.name, c.fields.field, index[c.fields.timepoint], c.size)
-        for c in accepted
-    ]
-    ingested_at = datetime.now(UTC).isoformat(timespec="seconds")
-    written = 0
-
-    def on_result(batch: Sequence[tuple[str, str, int, int, int]], result: Any, error: Any) -> None:
-        nonlocal written
-        records: dict[tuple[WellId, int], dict[int, dict[str, Any]]] = defaultdict(dict)
-        for i, (path_text, well_name, field_, t, _) in enumerate(batch):
-            cand = by_path[path_text]
-            record, reason = (None, f"write failed: {error}") if error is not None else result[i]
-            if record is None:
-                run.skip(cand.path, reason)
-                continue
-            time_h, acquired = timing[cand.path]
-            record.update(
-                source=cand.relpath, size=cand.size, mtime_ns=cand.mtime_ns, time_h=time_h,
-                acquired_at=acquired.isoformat() if acquired else None,
-                source_dtype=dtype.name, ingested_at=ingested_at,
-            )  # fmt: skip
-            records[(WellId.parse(well_name), field_)][t] = record
-            run.written[cand.path] = str(record["sha256"])
-            written += 1
-        for (well, field_), recs in records.items():
-            run.store.add_image_records(well, field_, recs)
-        if progress is not None:
-            progress(len(batch))
-
-    map_bounded(
-        client, _write_task, _chunks(jobs, run.options.files_per_task), on_result=on_result,
-        plate_path=str(run.out), shape=shape, dtype=dtype.name,
-    )  # fmt: skip
-    return written
-
-
-def _finish(
+def finish_report(
     store: PlateStore, problems: list[Problem], *, n_new: int, **fields: Any
 ) -> IngestReport:
     report = IngestReport(
