@@ -73,6 +73,7 @@ class IngestOptions:
 
 
 def sha256_file(path: Path) -> str:
+    """SHA-256 of a file's bytes, read in 1 MiB blocks."""
     digest = hashlib.sha256()
     with path.open("rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):
@@ -135,7 +136,11 @@ def write_images(
 # --- the coordinator's state -------------------------------------------------------------
 @dataclass
 class IngestRun:
-    """State of one ingest run in the coordinator."""
+    """State of one ingest run in the coordinator: the files found, the problems met.
+
+    Its methods are the coordinator's steps that need no cluster; the per-file work
+    (:func:`inspect_files`, :func:`write_images`) runs wherever the caller sends it.
+    """
 
     source: Path
     out: Path
@@ -298,6 +303,7 @@ def remove_if_empty(out: Path) -> None:
 def finish_report(
     store: PlateStore, problems: list[Problem], *, n_new: int, **fields: Any
 ) -> IngestReport:
+    """The run's report: stored in the plate (when there is one) and logged."""
     report = IngestReport(
         n_new=n_new,
         finished_at=datetime.now(UTC).isoformat(timespec="seconds"),
