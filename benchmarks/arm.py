@@ -39,6 +39,10 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import numpy as np
 
 #: N -> (wells, fields per well, scans 12 h apart) of a 384-well plate.
 LAYOUTS = {1000: (100, 1, 10), 10000: (384, 1, 26), 100000: (384, 2, 130)}
@@ -51,12 +55,12 @@ class TrivialSegmenter:
     model_id = "trivial-disk-1"
 
     def __init__(self) -> None:
-        self._maps: dict[tuple[int, int], object] = {}
+        self._maps: dict[tuple[int, ...], np.ndarray] = {}
 
-    def predict(self, image: object, *, pixel_size_um: float) -> object:
+    def predict(self, image: np.ndarray, *, pixel_size_um: float) -> np.ndarray:
         import numpy as np
 
-        shape = image.shape  # type: ignore[attr-defined]
+        shape = image.shape
         if shape not in self._maps:
             yy, xx = np.mgrid[: shape[0], : shape[1]]
             r = np.hypot(yy - shape[0] / 2, xx - shape[1] / 2)
@@ -193,9 +197,10 @@ def measure(n: int, workdir: Path, *, ingest_max: int) -> dict[str, float]:
     from distributed import Client, LocalCluster
 
     from hts.distributed.cluster import ClusterSpec
+    from hts.distributed.ingest import ingest
     from hts.distributed.run import run_plate
     from hts.engines import THREADS_ENV
-    from hts.io import IngestOptions, ingest
+    from hts.io import IngestOptions
     from hts.results.store import ResultsStore
 
     def cpu() -> float:

@@ -21,6 +21,7 @@ import json
 import statistics
 import time
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
@@ -32,9 +33,13 @@ def _inputs(n: int) -> np.ndarray:
     return np.stack([preprocess(training_sample(31, i).image) for i in range(n)])
 
 
-def _predict_all(engine: object, inputs: np.ndarray, batch: int) -> np.ndarray:
+class _Engine(Protocol):
+    def predict(self, batch: np.ndarray) -> np.ndarray: ...
+
+
+def _predict_all(engine: _Engine, inputs: np.ndarray, batch: int) -> np.ndarray:
     return np.concatenate(
-        [engine.predict(inputs[i : i + batch]) for i in range(0, len(inputs), batch)]  # type: ignore[attr-defined]
+        [engine.predict(inputs[i : i + batch]) for i in range(0, len(inputs), batch)]
     )
 
 

@@ -25,7 +25,8 @@ from pathlib import Path
 CHILD = """
 import json, resource, sys, time
 from hts.distributed.cluster import ClusterSpec
-from hts.io import IngestOptions, ingest
+from hts.distributed.ingest import ingest
+from hts.io import IngestOptions
 source, out, threads = sys.argv[1], sys.argv[2], int(sys.argv[3])
 t0 = time.perf_counter()
 cluster = ClusterSpec(n_workers=1, threads_per_worker=threads, processes=False)

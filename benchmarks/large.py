@@ -113,8 +113,9 @@ def main() -> None:
     )
     print("|---|---:|---:|---:|---|---:|---:|---:|---:|---:|")
     for text in args.shapes:
-        shape = tuple(int(v) for v in text.split("x"))
-        plate = make_plate(args.workdir, args.images, shape)  # type: ignore[arg-type]
+        height, width = (int(v) for v in text.split("x"))
+        shape = (height, width)
+        plate = make_plate(args.workdir, args.images, shape)
         mp = shape[0] * shape[1] / 1e6
         rows = []
         for _ in range(args.repeats):

@@ -52,7 +52,8 @@ print(json.dumps({"wall_s": wall, "images": sum(summary.counts.values()),
 
 def _plate(n: int, workdir: Path) -> Path:
     from hts.distributed.cluster import ClusterSpec
-    from hts.io import IngestOptions, ingest
+    from hts.distributed.ingest import ingest
+    from hts.io import IngestOptions
     from hts.synth import write_synthetic_plate
 
     plate = workdir / f"memory_{n}.zarr"

@@ -95,8 +95,9 @@ def main() -> None:
     parser.add_argument("--workdir", type=Path, default=Path("benchmarks/results/nightly"))
     args = parser.parse_args()
 
+    from hts.distributed.ingest import ingest
     from hts.distributed.run import run_plate
-    from hts.io import IngestOptions, ingest
+    from hts.io import IngestOptions
     from hts.synth import write_synthetic_plate
 
     work: Path = args.workdir.resolve()

@@ -22,6 +22,7 @@ import importlib.util
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 
@@ -69,7 +70,7 @@ def main() -> None:
         for im in images
     ]
 
-    def post(qc: ModuleType):  # type: ignore[no-untyped-def]
+    def post(qc: ModuleType) -> Callable[[np.ndarray, np.ndarray], int]:
         def run(full: np.ndarray, image: np.ndarray) -> int:
             mask = full >= THRESHOLD
             chosen = choose_spheroid(mask, full)

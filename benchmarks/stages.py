@@ -28,6 +28,7 @@ import sys
 import tarfile
 import tempfile
 from pathlib import Path
+from typing import Any
 
 CHILD = r"""
 import json, sys, time
@@ -76,7 +77,8 @@ print(json.dumps({"times": out, "areas": areas, "flags": flags, "mask_px": [int(
 def make_plate(workdir: Path, n: int, shape: tuple[int, int]) -> Path:
     """A synthetic plate of ``n`` images of ``shape`` (cached)."""
     from hts.distributed.cluster import ClusterSpec
-    from hts.io import IngestOptions, ingest
+    from hts.distributed.ingest import ingest
+    from hts.io import IngestOptions
     from hts.synth import write_synthetic_plate
 
     plate = workdir / f"stages_{n}_{shape[0]}x{shape[1]}.zarr"
@@ -129,7 +131,7 @@ def main() -> None:
     roots = {"now": str(Path(__file__).resolve().parent.parent)}
     if args.against:
         roots[args.against] = str(_unpack(args.against, args.workdir / "revisions"))
-    runs: dict[str, list[dict[str, object]]] = {k: [] for k in roots}
+    runs: dict[str, list[dict[str, Any]]] = {k: [] for k in roots}  # the children's JSON
     for _ in range(args.repeats):
         for name, root in roots.items():
             argv = [root, str(plate), str(model_path(args.model)), args.engine, str(args.images)]
@@ -137,9 +139,9 @@ def main() -> None:
                 [sys.executable, "-c", CHILD, *argv], check=True, capture_output=True, text=True
             )
             runs[name].append(json.loads(proc.stdout.strip().splitlines()[-1]))
-    stages = list(runs["now"][0]["times"])  # type: ignore[call-overload]
+    stages = list(runs["now"][0]["times"])
     med = {
-        name: {s: statistics.median(r["times"][s] for r in rs) for s in stages}  # type: ignore[index]
+        name: {s: statistics.median(r["times"][s] for r in rs) for s in stages}
         for name, rs in runs.items()
     }
     mp = args.shape[0] * args.shape[1] / 1e6
@@ -165,7 +167,7 @@ def main() -> None:
         print(f"| {s} | " + " | ".join(f"{v:.4f}" for v in vals) + f" |{ratio}")
     if args.against:
         now, before = runs["now"][0], runs[args.against][0]
-        diff = max(abs(a - b) for a, b in zip(now["mask_px"], before["mask_px"], strict=True))  # type: ignore[call-overload]
+        diff = max(abs(a - b) for a, b in zip(now["mask_px"], before["mask_px"], strict=True))
         same = now["areas"] == before["areas"] and now["flags"] == before["flags"]
         print(f"\nlargest mask pixel-count difference {diff}; areas and QC flags identical: {same}")
 

@@ -26,14 +26,18 @@ import os
 import shutil
 import statistics
 import time
+from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
+from typing import Any, Protocol
 
 import numpy as np
 
 
 def _plate(workdir: Path, n: int) -> Path:
     from hts.distributed.cluster import ClusterSpec
-    from hts.io import IngestOptions, ingest
+    from hts.distributed.ingest import ingest
+    from hts.io import IngestOptions
     from hts.synth import write_synthetic_plate
 
     plate = workdir / f"throughput_{n}.zarr"
@@ -61,7 +65,13 @@ def _images(plate_path: Path, n: int) -> list[np.ndarray]:
     return out[:n]
 
 
-def _engines(weights: Path, threads: int) -> dict[str, object]:
+class _Engine(Protocol):
+    """What the benchmark calls on every engine."""
+
+    def predict(self, batch: np.ndarray) -> np.ndarray: ...
+
+
+def _engines(weights: Path, threads: int) -> dict[str, _Engine]:
     import torch
 
     from hts.engines.onnxruntime_engine import OnnxRuntimeEngine
@@ -79,24 +89,24 @@ def _engines(weights: Path, threads: int) -> dict[str, object]:
 
 def bare(
     weights: Path, images: list[np.ndarray], *, batch: int, repeats: int, threads: int
-) -> dict[str, dict[str, float]]:
+) -> dict[str, dict[str, Any]]:
     from hts.measure.metrics import jaccard_distance
     from hts.segment.preprocess import preprocess
 
     inputs = np.stack([preprocess(im) for im in images])
-    results: dict[str, dict[str, float]] = {}
+    results: dict[str, dict[str, Any]] = {}
     masks: dict[str, np.ndarray] = {}
     for name, engine in _engines(weights, threads).items():
-        engine.predict(inputs[:batch])  # type: ignore[attr-defined]  # warm-up
+        engine.predict(inputs[:batch])  # warm-up
         times = []
         for _ in range(repeats):
             t0 = time.perf_counter()
             probs = np.concatenate(
                 [engine.predict(inputs[i : i + batch]) for i in range(0, len(inputs), batch)]
-            )  # type: ignore[attr-defined]
+            )
             times.append((time.perf_counter() - t0) / len(inputs))
         masks[name] = probs >= 0.5
-        results[name] = {"s_per_image": statistics.median(times), "runs": times}  # type: ignore[dict-item]
+        results[name] = {"s_per_image": statistics.median(times), "runs": times}
     reference = masks["torch fp32"]
     for name, m in masks.items():
         jcd = [jaccard_distance(a, b) for a, b in zip(m, reference, strict=True)]
@@ -121,7 +131,7 @@ def stages(
     engine = OpenVinoEngine(weights, precision="bf16", threads=threads)
     runs: dict[str, list[float]] = {}
 
-    def timed(name: str, func, items):  # type: ignore[no-untyped-def]
+    def timed(name: str, func: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
         t0 = time.perf_counter()
         out = [func(x) for x in items]
         runs.setdefault(name, []).append((time.perf_counter() - t0) / len(slots))
@@ -143,6 +153,10 @@ def stages(
             list(zip(full, images, strict=True)),
         )
     return {name: statistics.median(t) for name, t in runs.items()}
+
+
+def _record_progress(done: list[tuple[float, int]], n: int) -> None:
+    done.append((time.perf_counter(), n))
 
 
 def end_to_end(
@@ -169,7 +183,7 @@ def end_to_end(
         summary = run_plate(
             plate, results, segmenter=str(weights), engine=engine,
             cluster=ClusterSpec(n_workers=workers, threads_per_worker=threads), batch_size=4,
-            progress=lambda n, done=done: done.append((time.perf_counter(), n)),
+            progress=partial(_record_progress, done),
         )  # fmt: skip
         n = sum(summary.counts.values())
         whole.append((time.perf_counter() - t0) / n)
@@ -202,7 +216,7 @@ def main() -> None:
     )
     print("|---|---:|---|---|")
     for name, r in b.items():
-        runs = ", ".join(f"{x:.3f}" for x in r["runs"])  # type: ignore[attr-defined]
+        runs = ", ".join(f"{x:.3f}" for x in r["runs"])
         print(
             f"| {name} | {r['s_per_image']:.3f} | {runs} | {r['jcd_mean']:.4f} / {r['jcd_max']:.4f} |"
         )

@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 from flows.figures import EndpointTable, endpoint_tables
 from hts.distributed import ClusterSpec, RunSummary, run_plate
-from hts.io import IngestOptions, IngestReport, PlateStore, ingest
+from hts.distributed.ingest import ingest
+from hts.io import IngestOptions, IngestReport, PlateStore
 from hts.results import ResultsFigures, default_results_path, open_results, results_figures
 from hts.segment import SegmenterSpec
 

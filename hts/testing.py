@@ -1,4 +1,5 @@
-"""Helpers for testing code that uses hts: tiny image folders with known answers.
+"""Helpers for testing code that uses hts: tiny image folders with known answers, and
+assertions about results stores in the way of ``xarray.testing``.
 
 For realistic images use :mod:`hts.synth`; these are deliberately simple (a dark disk of
 known radius on a bright, slightly noisy background) so that tests are fast and exact.
@@ -9,10 +10,19 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-__all__ = ["SlowSegmenter", "disk_image", "incucyte_name", "slow_classical", "write_disk_plate"]
+__all__ = [
+    "SlowSegmenter",
+    "assert_qc_flags_decode",
+    "assert_results_complete",
+    "disk_image",
+    "incucyte_name",
+    "slow_classical",
+    "write_disk_plate",
+]
 
 
 def disk_image(
@@ -113,3 +123,51 @@ class SlowSegmenter:
 def slow_classical(engine: str | None = None) -> SlowSegmenter:
     """Factory of a test plugin: declare it in the ``hts.segmenters`` entry-point group."""
     return SlowSegmenter()
+
+
+def assert_results_complete(ds: Any, *, n_ok: int | None = None) -> None:
+    """Assert a results dataset (`hts.open_results`) holds a finished run.
+
+    No image slot is still pending; measured (``ok``) slots have a finite area and
+    diameter and name the model that made them; failed slots say why; slots that are not
+    ``ok`` hold no measurement. ``n_ok``: the number of measured slots expected.
+    """
+    from hts.results.schema import MEASUREMENTS, Status
+
+    status = np.asarray(ds["status"].values)
+    ok = status == Status.OK
+    pending = int((status == Status.PENDING).sum())
+    assert pending == 0, f"{pending} image slots are still pending"
+    if n_ok is not None:
+        assert int(ok.sum()) == n_ok, f"{int(ok.sum())} slots measured, expected {n_ok}"
+    for name in ("area_um2", "diameter_um"):
+        values = np.asarray(ds[name].values, dtype=float)
+        assert np.isfinite(values[ok]).all(), f"a measured slot has no {name}"
+    models = np.asarray(ds["model_id"].values, dtype=object)[ok]
+    assert all(models), "a measured slot does not name its model"
+    errors = np.asarray(ds["error"].values, dtype=object)[status == Status.FAILED]
+    assert all(errors), "a failed slot does not say why"
+    for spec in MEASUREMENTS:
+        values = np.asarray(ds[spec.name].values, dtype=float)
+        assert np.isnan(values[~ok]).all(), f"{spec.name} is set on a slot that is not ok"
+
+
+def assert_qc_flags_decode(ds: Any) -> dict[str, np.ndarray]:
+    """Assert ``qc_flags`` decodes by its CF attributes as `hts.measure.qc.QC_BITS` does.
+
+    ``flag_masks`` and ``flag_meanings`` (CF conventions, section 3.5) must name every
+    flag with its own bit. Returns each flag's images, decoded from the attributes alone
+    (``{name: bool array shaped like qc_flags}``), as a CF-aware reader would.
+    """
+    from hts.measure.qc import QC_BITS
+
+    attrs = ds["qc_flags"].attrs
+    masks = [int(m) for m in np.atleast_1d(attrs.get("flag_masks", []))]
+    meanings = str(attrs.get("flag_meanings", "")).split()
+    assert meanings, "qc_flags has no flag_meanings"
+    assert len(masks) == len(meanings), f"{len(masks)} flag_masks, {len(meanings)} flag_meanings"
+    assert dict(zip(meanings, masks, strict=True)) == {k: 1 << b for k, b in QC_BITS.items()}, (
+        f"qc_flags' CF attributes {dict(zip(meanings, masks, strict=True))} differ from QC_BITS"
+    )
+    bits = np.asarray(ds["qc_flags"].values).astype(np.int64)
+    return {name: (bits & mask) != 0 for name, mask in zip(meanings, masks, strict=True)}

@@ -65,8 +65,9 @@ def _private_cache(
 def segmented_plate(tmp_path_factory: pytest.TempPathFactory) -> tuple[object, Path, Path]:
     """A small synthetic plate, ingested and segmented (classical): (SyntheticPlate, plate
     store, results store). 20 wells in 5 arms x 8 daily scans of 256 x 320 px."""
+    from hts.distributed.ingest import ingest
     from hts.distributed.run import run_plate
-    from hts.io import IngestOptions, ingest
+    from hts.io import IngestOptions
     from hts.synth import write_synthetic_plate
 
     base = tmp_path_factory.mktemp("segmented")

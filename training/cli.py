@@ -6,12 +6,19 @@ import argparse
 import logging
 from pathlib import Path
 
-__all__ = ["add_arguments", "run"]
+__all__ = ["add_arguments", "register", "run"]
 
 log = logging.getLogger(__name__)
 
 #: Below this many spheroids (groups) a lab's folder is not split for validation.
 MIN_GROUPS_TO_SPLIT = 10
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add ``hts train`` to the ``hts`` command line (the ``hts.commands`` entry point)."""
+    p = sub.add_parser("train", help="train or fine-tune the U-Net (needs the [train] extra)")
+    add_arguments(p)
+    p.set_defaults(func=run)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

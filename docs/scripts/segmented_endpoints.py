@@ -20,8 +20,9 @@ import pandas as pd
 import hts
 from hts.analysis import compute_endpoints
 from hts.distributed.cluster import ClusterSpec
+from hts.distributed.ingest import ingest
 from hts.distributed.run import run_plate
-from hts.io import IngestOptions, ingest
+from hts.io import IngestOptions
 from hts.synth import Scenario, write_synthetic_plate
 
 

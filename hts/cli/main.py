@@ -227,14 +227,7 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=_cmd_evaluate)
 
-    p = sub.add_parser("train", help="train or fine-tune the U-Net (needs the [train] extra)")
-    p.set_defaults(func=_cmd_train)
-    try:
-        from training.cli import add_arguments
-    except ImportError:  # training/ is not installed (e.g. a lean worker image)
-        pass
-    else:
-        add_arguments(p)
+    _add_installed_commands(sub)
 
     p = sub.add_parser(
         "report", help="write an HTML report: growth curves, endpoints, SCP, QC (needs [report])"
@@ -345,7 +338,8 @@ def _cmd_synth(args: argparse.Namespace) -> int:
 def _cmd_ingest(args: argparse.Namespace) -> int:
     import json
 
-    from hts.io import IngestOptions, ingest
+    from hts.distributed.ingest import ingest
+    from hts.io import IngestOptions
 
     options = IngestOptions(
         pattern=args.pattern, manifest=args.manifest, plate_map=args.plate_map,
@@ -429,6 +423,25 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return EXIT_INCOMPLETE if summary.counts.get("failed") else 0
 
 
+#: Entry-point group of subcommands defined above hts (``hts train``: the training package).
+COMMAND_GROUP = "hts.commands"
+
+
+def _add_installed_commands(sub: argparse._SubParsersAction) -> None:
+    """Subcommands that installed packages declare in `COMMAND_GROUP`: each entry point is
+    ``register(subparsers)``. hts imports none of them by name; one that cannot be loaded
+    (e.g. ``train`` on a lean worker image without the training package) is left out."""
+    from importlib.metadata import entry_points
+
+    for ep in sorted(entry_points(group=COMMAND_GROUP), key=lambda e: e.name):
+        try:
+            register = ep.load()
+        except ImportError as exc:
+            log.debug("hts %s is not available: %s", ep.name, exc)
+            continue
+        register(sub)
+
+
 def _cmd_evaluate(args: argparse.Namespace) -> int:
     import numpy as np
 
@@ -468,14 +481,6 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         )
         print(f"per-image scores and worst overlays in {args.out}")
     return 0
-
-
-def _cmd_train(args: argparse.Namespace) -> int:
-    try:
-        from training.cli import run
-    except ImportError as exc:
-        raise ValueError(f"training needs the training package and torch ({exc})") from exc
-    return run(args)
 
 
 def _cmd_report(args: argparse.Namespace) -> int:

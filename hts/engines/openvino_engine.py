@@ -3,7 +3,7 @@
 On CPUs with AMX or AVX-512 bf16 units OpenVINO runs the U-Net's convolutions in bfloat16
 (the ``INFERENCE_PRECISION_HINT``), several times faster than ONNX Runtime's fp32 kernels;
 elsewhere it runs fp32. ``int8`` runs the NNCF-quantised model of `hts.engines.int8`
-(built by ``python -m hts.engines.int8``). Compiled models are cached per node
+(built by ``python -m hts.segment.int8``). Compiled models are cached per node
 (OpenVINO's ``CACHE_DIR``), so a worker's second start skips the compilation.
 """
 
@@ -117,7 +117,7 @@ def _int8_model(weights: Path | str, cache_dir: Path | str | None) -> Path:
     if not path.is_file():
         raise FileNotFoundError(
             f"no INT8 model of {weights} in the cache ({path}); build it with "
-            f"`python -m hts.engines.int8 --model {weights}`"
+            f"`python -m hts.segment.int8 --model {weights}`"
         )
     return path
 

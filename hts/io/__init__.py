@@ -1,7 +1,7 @@
 """Reading microscope files and writing OME-Zarr plates."""
 
-from hts.io.ingest import IngestOptions, ingest
 from hts.io.ingest_report import IngestReport, Problem, ProblemKind
+from hts.io.ingest_steps import IngestOptions
 from hts.io.naming import PRESETS, NameFields, NamingError
 from hts.io.omezarr import DamagedImageError, PlateStore, TimepointInfo
 from hts.io.readers import ImageData, ImageHeader, ImageReadError, read_header, read_image
@@ -25,7 +25,6 @@ __all__ = [
     "TableError",
     "TimepointInfo",
     "WellInfo",
-    "ingest",
     "read_header",
     "read_image",
     "read_manifest",

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from hts.io.ingest import sha256_file
 from hts.io.ingest_report import Problem, ProblemKind
+from hts.io.ingest_steps import sha256_file
 from hts.io.omezarr import DamagedImageError, PlateStore
 from hts.wells import WellId
 

@@ -13,6 +13,8 @@ from typing import Any
 
 import numpy as np
 
+from hts.measure.qc import QC_BITS
+
 __all__ = [
     "ERROR_WIDTH",
     "MEASUREMENTS",
@@ -20,6 +22,7 @@ __all__ = [
     "Status",
     "VariableSpec",
     "position_label",
+    "qc_flag_attrs",
 ]
 
 #: Longest error text kept per image; the worker's log has the rest.
@@ -42,7 +45,21 @@ class VariableSpec:
     name: str
     dtype: str
     fill: Any
-    attrs: dict[str, str]
+    attrs: dict[str, Any]
+
+
+def qc_flag_attrs() -> dict[str, Any]:
+    """CF attributes that decode ``qc_flags``: one mask and one name per `QC_BITS` entry.
+
+    ``flag_masks`` are the bit values (ints, as the variable's uint16), ``flag_meanings``
+    the flag names separated by spaces, in the same order, as the CF conventions
+    (section 3.5) ask, so a CF-aware reader (e.g. cf_xarray) decodes the bits by name.
+    """
+    bits = sorted(QC_BITS.items(), key=lambda kv: kv[1])
+    return {
+        "flag_masks": [1 << bit for _, bit in bits],
+        "flag_meanings": " ".join(name for name, _ in bits),
+    }
 
 
 def _f(name: str, units: str, long_name: str) -> VariableSpec:
@@ -68,7 +85,7 @@ VARIABLES: tuple[VariableSpec, ...] = (
         "qc_flags",
         "uint16",
         0,
-        {"long_name": "QC flag bits; see hts.measure.qc.QCFlags", "flag_meanings": ""},
+        {"long_name": "QC flag bits; see hts.measure.qc.QCFlags", **qc_flag_attrs()},
     ),
     VariableSpec(
         "status",

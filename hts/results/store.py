@@ -215,6 +215,7 @@ class ResultsStore:
                 array = root[spec.name]
                 if array.shape != (n_w, n_t):
                     array.resize((n_w, n_t))
+                _upgrade_attrs(array, spec.attrs)
             else:
                 root.create_array(
                     spec.name,
@@ -292,6 +293,13 @@ def default_results_path(plate: Path | str) -> Path:
     return plate.with_name(plate.name.removesuffix(".zarr") + ".results.zarr")
 
 
+def _upgrade_attrs(array: Any, attrs: Mapping[str, Any]) -> None:
+    """Give an array of an older store the schema's attributes (e.g. qc_flags' CF flags)."""
+    stale = {k: v for k, v in attrs.items() if array.attrs.get(k) != v}
+    if stale:
+        array.attrs.update(stale)
+
+
 def check_results_store(path: Path | str) -> None:
     """Raise a clear error unless ``path`` is a results store whose last update finished.
 
@@ -341,5 +349,9 @@ def open_results(path: Path | str) -> Any:
     # coordinates are small and used for selection (where(..., drop=True) needs them eager)
     ds = ds.assign_coords({n: ds[n].load() for n in ds.coords})
     ds = ds[[spec.name for spec in VARIABLES if spec.name in ds.data_vars]]
+    for spec in VARIABLES:  # stores written before an attribute was added (qc_flags' CF flags)
+        if spec.name in ds.data_vars:
+            stored = ds[spec.name].attrs
+            stored.update({k: v for k, v in spec.attrs.items() if stored.get(k) in (None, "")})
     ds.attrs.update(ds.attrs.pop("hts_results", {}))
     return ds

@@ -13,8 +13,8 @@ from typing import Any
 import numpy as np
 
 from hts.measure.contour import encode_contour
+from hts.measure.record import ImageAnalysis
 from hts.results.schema import ERROR_WIDTH, VARIABLES, Status
-from hts.segment.postprocess import ImageAnalysis
 
 __all__ = [
     "PER_IMAGE",

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
 from hts.measure.choose import ChoiceParams, choose_spheroid
 from hts.measure.contour import simplify_contour
-from hts.measure.morphometrics import SpheroidMeasurement, measure_object
-from hts.measure.qc import QCFlags, qc_flags
+from hts.measure.morphometrics import measure_object
+from hts.measure.qc import qc_flags
+from hts.measure.record import ImageAnalysis
 
 __all__ = ["PROCESSING_VERSION", "THRESHOLD", "ImageAnalysis", "analyse_probability"]
 
@@ -24,16 +23,6 @@ THRESHOLD = 0.5
 #: 2: outline smoothing in restore_probability; 3: robust spheroid choice
 #: (`hts.measure.choose`), uncertain_choice flag.
 PROCESSING_VERSION = 3
-
-
-@dataclass(frozen=True)
-class ImageAnalysis:
-    """What one image yields: the spheroid's measurement and its QC flags."""
-
-    measurement: SpheroidMeasurement
-    flags: QCFlags
-    #: ``(N, 2)`` int32 (x, y) outer contour of the spheroid, simplified to 1 px.
-    contour: np.ndarray
 
 
 def analyse_probability(

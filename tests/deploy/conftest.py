@@ -242,7 +242,8 @@ def site_sge_jobqueue(folder: Path) -> Path:
 @pytest.fixture(scope="session")
 def plate(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A plate of 4 wells x 3 days, ingested (copy it before writing results beside it)."""
-    from hts.io import IngestOptions, ingest
+    from hts.distributed.ingest import ingest
+    from hts.io import IngestOptions
     from hts.testing import write_disk_plate
 
     base = tmp_path_factory.mktemp("plate")

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from hts.distributed import ClusterSpec, image_slots, plan_blocks, plan_slots, process_block
-from hts.io import IngestOptions, PlateStore, ingest
+from hts.distributed.ingest import ingest
+from hts.io import IngestOptions, PlateStore
 from hts.results import ResultsStore, Status
 from hts.segment import ClassicalSegmenter, SegmenterSpec, register_segmenter
 from hts.segment import registry as segment_registry

@@ -17,8 +17,9 @@ import zarr
 from distributed import Client, LocalCluster
 
 from hts.distributed.cluster import ClusterSpec
+from hts.distributed.ingest import ingest
 from hts.distributed.run import run_plate
-from hts.io import IngestOptions, ingest
+from hts.io import IngestOptions
 from hts.io.lock import StoreLocked, lock_path
 from hts.results import Status, open_results
 from hts.testing import write_disk_plate

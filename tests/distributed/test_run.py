@@ -8,10 +8,11 @@ import numpy as np
 import pytest
 
 from hts.distributed.cluster import ClusterSpec
+from hts.distributed.ingest import ingest
 from hts.distributed.run import run_plate
-from hts.io import IngestOptions, ingest
+from hts.io import IngestOptions
 from hts.results import Status, open_results
-from hts.testing import write_disk_plate
+from hts.testing import assert_results_complete, write_disk_plate
 
 
 @pytest.fixture(scope="module")
@@ -49,6 +50,7 @@ def test_run_measures_every_image_and_resumes(
     assert summary.seconds > 0
     ds = open_results(results).load()
     assert (ds.status.values == Status.OK).all()
+    assert_results_complete(ds, n_ok=9)
     assert set(ds.model_id.values.ravel()) == {"classical-1"}
     # disks of radius 15 + 2 px/day at 2 um/px: diameter 60, 68, 76 um
     expected = 2.0 * 2 * (15.0 + 2.0 * np.arange(3))
@@ -70,6 +72,7 @@ def test_run_measures_every_image_and_resumes(
     )
     assert more.counts == {"ok": 3} and more.reasons == {"new": 3}
     ds2 = open_results(results).load()
+    assert_results_complete(ds2, n_ok=12)
     np.testing.assert_array_equal(ds2.diameter_um.values[:, :3], ds.diameter_um.values)
 
 
@@ -94,6 +97,7 @@ def test_missing_images_and_failures_get_a_status(
     failed = ds.where(ds.status == Status.FAILED, drop=True)
     assert failed.sizes["well"] == 1
     assert "blosc" in str(failed.error.values[0, 0])
+    assert_results_complete(ds, n_ok=9)  # the failed slot says why, no measurement stays
     # the failed slot is retried on the next run; the rest is left alone
     again = run_plate(plate_path, results, segmenter="classical", cluster=processes)
     assert sum(again.counts.values()) == 1 and again.reasons == {"failed before": 1}

@@ -72,6 +72,7 @@ def test_a_failed_timing_falls_back_to_the_fixed_order(
         assert auto_engine_name(weights) == static_engine_name()
 
 
+@pytest.mark.slow  # 28 s and 11 s of set-up; .ci/run runs it
 def test_real_timing_in_a_child_process(weights: Path, cache_dir: Path) -> None:
     """Two real engines on the test network, timed in a child, the faster recorded."""
     pytest.importorskip("openvino")

@@ -13,7 +13,6 @@ pytest.importorskip("torch")
 
 from hts.engines import get_engine
 from hts.engines.int8 import (
-    check_int8,
     int8_check_path,
     int8_model_path,
     load_int8_check,
@@ -21,6 +20,7 @@ from hts.engines.int8 import (
 )
 from hts.engines.openvino_engine import OpenVinoEngine
 from hts.measure.metrics import jaccard_distance
+from hts.segment.int8 import check_int8
 
 from .conftest import shifted_disk
 

@@ -30,6 +30,7 @@ def test_a_flow_must_be_named() -> None:
         main([])
 
 
+@pytest.mark.slow  # 31 s: a Prefect server of its own; .ci/run runs it
 def test_a_nightly_run_from_the_shell_prints_no_warning_traceback_or_dask_log(
     tmp_path: Path,
 ) -> None:

@@ -19,6 +19,7 @@ from flows import ClusterConfig, NightlySummary, nightly_screen
 from flows.tasks import artifact_key
 from hts.results import Status, open_results
 from hts.synth import SyntheticPlate
+from hts.testing import assert_qc_flags_decode, assert_results_complete
 
 
 @dataclass
@@ -77,6 +78,7 @@ def test_first_night_ingests_and_segments_everything(nights: Nights) -> None:
     assert s.run.counts == {"ok": 8} and s.n_processed == 8
     assert nights.first.results.sizes == {"well": 4, "timepoint": 2}
     assert (nights.first.results.status.values == Status.OK).all()
+    assert_results_complete(nights.first.results, n_ok=8)
     assert s.run.results_path == str(nights.plate.with_name("SYN01.results.zarr"))
 
 
@@ -100,6 +102,9 @@ def test_figures_count_qc_flags_of_measured_images(nights: Nights) -> None:
     flags = ds.qc_flags.values.astype(int)
     assert s.figures.n_flagged == int((flags != 0).sum())
     assert s.figures.qc_flags["touches_border"] == int(((flags >> 2) & 1).sum())
+    measured = ds.status.values == Status.OK
+    for name, flagged in assert_qc_flags_decode(ds).items():  # as a CF-aware reader sees them
+        assert s.figures.qc_flags[name] == int((flagged & measured).sum()), name
     assert {a.arm for a in s.figures.arms} == set(ds.arm.values.tolist())
     assert sum(a.n_spheroids for a in s.figures.arms) == 4
 

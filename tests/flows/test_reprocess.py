@@ -17,8 +17,9 @@ from flows import ClusterConfig, reprocess_archive
 from flows.steps import default_results_path
 from flows.tasks import artifact_key
 from hts.distributed.cluster import ClusterSpec
+from hts.distributed.ingest import ingest
 from hts.distributed.run import run_plate
-from hts.io import IngestOptions, ingest
+from hts.io import IngestOptions
 from hts.io.lock import lock_path
 from hts.results import open_results
 from hts.synth import SyntheticPlate

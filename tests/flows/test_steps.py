@@ -17,7 +17,7 @@ from flows.steps import (
     write_html_report,
 )
 from hts.distributed.cluster import ClusterSpec
-from hts.io import ingest
+from hts.distributed.ingest import ingest
 from hts.testing import write_disk_plate
 
 

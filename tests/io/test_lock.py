@@ -92,3 +92,37 @@ def test_concurrent_take_over_of_a_stale_lock_has_one_holder(tmp_path: Path) -> 
             overlaps.append((trial, [r[0] for r in results]))
         assert not lock_path(store).exists()
     assert not overlaps, f"more than one holder at once in trials {overlaps}"
+
+
+def test_the_lock_file_names_its_holder_and_goes_with_it(tmp_path: Path) -> None:
+    store = tmp_path / "r.zarr"
+    assert lock_path(store) == tmp_path / "r.zarr.lock"  # beside the store, not inside it
+    with pytest.raises(RuntimeError, match="boom"), StoreLock(store) as lock:
+        holder = json.loads(lock_path(store).read_text())
+        assert holder["pid"] == os.getpid() and holder["host"] == socket.gethostname()
+        assert lock.path == lock_path(store)
+        raise RuntimeError("boom")
+    assert not lock_path(store).exists()  # released on an error too
+    assert [p.name for p in tmp_path.iterdir()] == []  # no temporary file left
+
+
+def test_a_live_holder_is_named_and_kept(tmp_path: Path) -> None:
+    store = tmp_path / "r.zarr"
+    other = {"host": socket.gethostname(), "pid": os.getppid(), "started": "then", "command": "x"}
+    lock_path(store).write_text(json.dumps(other))
+    with pytest.raises(StoreLocked, match=rf"pid {os.getppid()} on .*: x\)\. Wait"):
+        StoreLock(store).acquire()
+    StoreLock(store).release()  # not ours: left alone
+    assert json.loads(lock_path(store).read_text()) == other
+
+
+def test_a_dead_run_on_this_host_is_taken_over_one_elsewhere_is_not(tmp_path: Path) -> None:
+    store = tmp_path / "r.zarr"
+    dead = {"host": socket.gethostname(), "pid": _dead_pid(), "started": "then"}
+    lock_path(store).write_text(json.dumps(dead))
+    with StoreLock(store):
+        assert json.loads(lock_path(store).read_text())["pid"] == os.getpid()
+    elsewhere = {**dead, "host": "another-host.invalid"}  # its pid says nothing here
+    lock_path(store).write_text(json.dumps(elsewhere))
+    with pytest.raises(StoreLocked, match=r"another-host\.invalid"):
+        StoreLock(store).acquire()

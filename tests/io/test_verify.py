@@ -10,8 +10,9 @@ import pytest
 
 from hts.cli.main import EXIT_INCOMPLETE, main
 from hts.distributed.cluster import ClusterSpec
+from hts.distributed.ingest import ingest
 from hts.distributed.run import run_plate
-from hts.io import IngestOptions, PlateStore, ProblemKind, ingest, read_image
+from hts.io import IngestOptions, PlateStore, ProblemKind, read_image
 from hts.io.omezarr import DamagedImageError
 from hts.io.verify import verify_plate
 from hts.results import Status, open_results

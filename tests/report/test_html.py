@@ -59,8 +59,9 @@ def test_parameters_reach_the_report(segmented_plate, tmp_path: Path) -> None:
 
 def _plate(base: Path, threads, *, days: tuple[int, ...], plate_map: bool, **kw) -> Path:
     """A disk plate (three wells) ingested and segmented (classical): its results store."""
+    from hts.distributed.ingest import ingest
     from hts.distributed.run import run_plate
-    from hts.io import IngestOptions, ingest
+    from hts.io import IngestOptions
     from hts.testing import write_disk_plate
 
     write_disk_plate(base / "images", days=days, plate_map=plate_map, **kw)

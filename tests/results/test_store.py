@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
@@ -14,10 +15,11 @@ import numpy as np
 import pytest
 
 from hts.distributed.cluster import ClusterSpec
-from hts.io import IngestOptions, PlateStore, ingest
+from hts.distributed.ingest import ingest
+from hts.io import IngestOptions, PlateStore
 from hts.results import ResultsStore, Status, open_results
 from hts.results.store import check_results_store
-from hts.testing import write_disk_plate
+from hts.testing import assert_qc_flags_decode, write_disk_plate
 
 
 @pytest.fixture
@@ -258,3 +260,47 @@ def test_stores_written_before_labels_were_recorded_stay_readable(
     assert list(open_results(path).well.values) == ["B02", "B03", "C02"]
     ResultsStore.sync(path, plate)
     assert ResultsStore(path).meta["labels"] == ["B02", "B03", "C02"]
+
+
+def test_qc_flags_carry_cf_flag_masks_and_meanings(plate: PlateStore, tmp_path: Path) -> None:
+    """A CF-aware reader decodes the flag bits by name from the store alone."""
+    import zarr
+
+    from hts.measure.qc import QC_BITS
+
+    path = tmp_path / "r.zarr"
+    store = ResultsStore.sync(path, plate, wells_per_chunk=2)
+    bits = np.array([1 << QC_BITS["touches_border"], (1 << QC_BITS["no_object"]) | 1 << 4])
+    store.write_block(slice(0, 2), 0, {"qc_flags": bits, "status": np.array([1, 1])})
+    stored = zarr.open_group(store=str(path), mode="r", zarr_format=3)["qc_flags"].attrs.asdict()
+    names = sorted(QC_BITS, key=QC_BITS.__getitem__)
+    assert stored["flag_meanings"].split() == names
+    assert stored["flag_masks"] == [1 << QC_BITS[n] for n in names]
+    decoded = assert_qc_flags_decode(open_results(path).isel(timepoint=0))
+    assert decoded["touches_border"].tolist() == [True, False, False]
+    assert decoded["no_object"].tolist() == [False, True, False]
+    assert decoded["out_of_focus"].tolist() == [False, True, False]
+    assert not decoded["multiple_objects"].any()
+
+
+def test_stores_written_before_cf_flag_attributes_open_and_are_upgraded(
+    plate: PlateStore, tmp_path: Path
+) -> None:
+    """Earlier stores carry ``flag_meanings: ""`` and no ``flag_masks`` on qc_flags."""
+    import zarr
+
+    path = tmp_path / "r.zarr"
+    ResultsStore.sync(path, plate, wells_per_chunk=2)
+    meta_path = path / "qc_flags" / "zarr.json"
+    meta = json.loads(meta_path.read_text())
+    meta["attributes"] = {
+        "long_name": "QC flag bits; see hts.measure.qc.QCFlags",
+        "flag_meanings": "",
+        "coordinates": meta["attributes"]["coordinates"],
+    }
+    meta_path.write_text(json.dumps(meta))
+    assert_qc_flags_decode(open_results(path))  # read as the schema says
+    ResultsStore.sync(path, plate)  # the next run's sync writes them into the store
+    group = zarr.open_group(store=str(path), mode="r", zarr_format=3)
+    assert group["qc_flags"].attrs["flag_meanings"] != ""
+    assert "flag_masks" in group["qc_flags"].attrs

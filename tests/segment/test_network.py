@@ -48,6 +48,7 @@ def test_segmenter_returns_probabilities_on_the_original_grid(weights: Path) -> 
     assert [p.shape for p in mixed] == [(103, 130), (64, 70)]
 
 
+@pytest.mark.slow  # 30 s: three segmenters loaded; .ci/run runs it
 def test_flip_average_is_the_mean_over_the_papers_flips(weights: Path) -> None:
     plain = NetworkSegmenter.load(weights)
     tta = NetworkSegmenter.load(weights, flip_average=True)

@@ -8,8 +8,9 @@ import pytest
 
 from hts.cli.main import main
 from hts.distributed.cluster import ClusterSpec
+from hts.distributed.ingest import ingest
 from hts.distributed.run import run_plate
-from hts.io import IngestOptions, ingest
+from hts.io import IngestOptions
 from hts.results import open_results
 from hts.segment.registry import (
     PLUGIN_GROUP,

@@ -19,6 +19,7 @@ from hts.models.paths import DEFAULT_MODEL
 from hts.testing import disk_image
 
 
+@pytest.mark.slow  # 22 s: the shipped ResNet34 U-Net; .ci/run runs it
 def test_fine_tune_the_shipped_model_on_one_image(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:

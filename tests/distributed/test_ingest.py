@@ -13,7 +13,8 @@ import pytest
 import tifffile
 
 from hts.distributed.cluster import ClusterSpec
-from hts.io import IngestOptions, PlateStore, ProblemKind, ingest, read_image
+from hts.distributed.ingest import ingest
+from hts.io import IngestOptions, PlateStore, ProblemKind, read_image
 from hts.io.lock import StoreLocked, lock_path
 from hts.testing import write_disk_plate
 from hts.wells import WellId
