@@ -19,6 +19,7 @@ import sys
 from collections.abc import Sequence
 
 from flows.cluster import ClusterConfig
+from hts.models import DEFAULT_SEGMENTER
 
 __all__ = ["main"]
 
@@ -30,9 +31,10 @@ def _parser() -> argparse.ArgumentParser:
         p = sub.add_parser(name)
         p.add_argument(
             "--model",
-            default="unet",
-            help="segmenter: unet (default), unet@0.6+tta, classical, FILE.pt[@SCALE][+tta], or "
-            "the name of an installed segmenter plugin",
+            default=DEFAULT_SEGMENTER,
+            help=f"segmenter (default {DEFAULT_SEGMENTER}), as hts run --model takes it: unet, "
+            "unet@0.6+tta, classical, FILE.pt[@SCALE][+tta][+zoom][+pol], or the name of an "
+            "installed segmenter plugin",
         )
         p.add_argument("--engine", help="inference engine (default: automatic)")
         p.add_argument("--scheduler", help="address of a running Dask scheduler")

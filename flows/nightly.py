@@ -25,7 +25,7 @@ from hts.io import IngestOptions
 from hts.measure import QC_BITS
 from hts.measure.qc import flagged_warning
 from hts.results import ResultsFigures
-from hts.segment import SegmenterSpec
+from hts.segment import DEFAULT_SEGMENTER, SegmenterSpec
 
 __all__ = ["NightlySummary", "nightly_markdown", "nightly_screen"]
 
@@ -142,7 +142,7 @@ def nightly_screen(
     manifest: str | None = None,
     pixel_size_um: float | None = None,
     treated_at: datetime | None = None,
-    model: str = "unet",
+    model: str = DEFAULT_SEGMENTER,
     engine: str | None = None,
     cluster: ClusterConfig | None = None,
     batch_size: int = 8,

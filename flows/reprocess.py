@@ -17,9 +17,9 @@ from flows import tasks
 from flows.cluster import ClusterConfig, open_cluster
 from flows.figures import escape_markdown, markdown_table
 from flows.steps import default_results_path, find_plates
-from hts.distributed.run import RunSummary
+from hts.distributed import RunSummary
 from hts.measure.qc import format_flag_counts
-from hts.segment import SegmenterSpec
+from hts.segment import DEFAULT_SEGMENTER, SegmenterSpec
 
 __all__ = ["PlateFailure", "ReprocessSummary", "reprocess_archive", "reprocess_markdown"]
 
@@ -89,7 +89,7 @@ def _plates(plates: list[str] | None, archive: str | None) -> list[str]:
 def reprocess_archive(
     plates: list[str] | None = None,
     archive: str | None = None,
-    model: str = "unet",
+    model: str = DEFAULT_SEGMENTER,
     engine: str | None = None,
     cluster: ClusterConfig | None = None,
     force: bool = False,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import json
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -201,3 +202,16 @@ def test_importing_a_package_pulls_in_only_packages_below_it(package: str) -> No
     excused = _reachable_by_known_violations(package)
     above = {p for p in pulled if not _allowed(package, p) and p not in excused}
     assert not above, f"import hts.{package} (all its modules) loads {sorted(above)}"
+
+
+def test_architecture_doc_names_modules_that_exist_and_the_layer_table() -> None:
+    text = (ROOT / "docs" / "architecture.md").read_text()
+    named = set(re.findall(r"`(hts/[\w/]+\.py)`", text))
+    assert len(named) >= 20 and not {p for p in named if not (ROOT / p).is_file()}
+    table = re.search(r"\n    (wells.*?)\n\n", text, flags=re.S)
+    assert table is not None
+    levels = [
+        frozenset(p.strip() for p in level.split(","))
+        for level in " ".join(table.group(1).split()).split(" -> ")
+    ]
+    assert tuple(levels) == LAYERS

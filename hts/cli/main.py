@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from hts import __version__
 from hts.io.lock import StoreLocked
+from hts.models.paths import DEFAULT_SEGMENTER
 
 if TYPE_CHECKING:
     from hts.distributed.cluster import ClusterSpec
@@ -178,11 +179,13 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--model",
-        default="unet",
-        help="segmenter: unet (default), classical, a weight file, or the name of an installed "
-        "segmenter plugin (hts.segmenters entry points); append @0.6 to run the network on 0.6 "
-        "of the image size instead of half, and/or +tta to average it over flips "
-        "(unet@0.6+tta: lower error with debris, about 5x the time)",
+        default=DEFAULT_SEGMENTER,
+        help=f"segmenter (default {DEFAULT_SEGMENTER}): unet, classical, a weight file, or the "
+        "name of an installed segmenter plugin (hts.segmenters entry points); after unet or a "
+        "weight file: @0.6 runs the network on 0.6 of the image size instead of half, +tta "
+        "averages it over flips (unet@0.6+tta: lower error with debris, about 5x the time), "
+        "+zoom looks again at twice the scale where the spheroid is small or doubtful, +pol "
+        "looks at doubtful images inverted (bright spheroids on dark), in that order",
     )
     p.add_argument(
         "--engine",
@@ -209,9 +212,9 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--model",
-        default="unet",
-        help="segmenter name (unet, unet@0.6+tta, classical) or weight file path (@SCALE, "
-        "+tta allowed)",
+        default=DEFAULT_SEGMENTER,
+        help=f"segmenter (default {DEFAULT_SEGMENTER}), as hts run --model takes it: unet, "
+        "unet@0.6+tta, classical, or a weight file path (@SCALE, +tta, +zoom, +pol allowed)",
     )
     p.add_argument("--pixel-size-um", type=float, help="pixel size (default: each file's metadata)")
     p.add_argument(
@@ -278,8 +281,9 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="random seed of the synthetic plate")
     p.add_argument(
         "--model",
-        default="unet",
-        help="segmenter: unet (default), unet@0.6+tta (slower, lower error) or classical",
+        default=DEFAULT_SEGMENTER,
+        help=f"segmenter (default {DEFAULT_SEGMENTER}), as hts run --model takes it, e.g. "
+        "unet@0.6+tta (slower, lower error with debris) or classical",
     )
     p.add_argument("--engine", help="inference engine (default: automatic)")
     _add_cluster_args(p)

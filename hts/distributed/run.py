@@ -282,6 +282,8 @@ def _run_blocks(
         for worker, runs in sorted(loaded.items()):
             if isinstance(runs, str):
                 log.info("worker %s runs %s", worker, runs)
+            else:
+                log.warning("worker %s cannot load %s: %r", worker, segmenter, runs)
         map_bounded(
             client,
             process_block,

@@ -8,10 +8,16 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-__all__ = ["DEFAULT_MODEL", "model_path", "weights_model_id"]
+__all__ = ["DEFAULT_MODEL", "DEFAULT_SEGMENTER", "model_path", "weights_model_id"]
 
 #: The U-Net shipped with hts (trained from scratch on domain-randomised synthetic data).
 DEFAULT_MODEL = "unet-r34-v6"
+#: The segmenter setting `hts run`, `hts evaluate`, `hts demo` and the flows use unless
+#: told otherwise (`hts.segment.SegmenterSpec.parse` reads it): the shipped U-Net with a
+#: closer look at small or doubtful spheroids (`hts.segment.network.ZoomRule`; better than
+#: ``unet`` alone on every evaluation set, docs/model-card.md). ``unet`` alone is the
+#: paper's method: one pass at half resolution.
+DEFAULT_SEGMENTER = "unet+zoom"
 _HERE = Path(__file__).parent
 
 

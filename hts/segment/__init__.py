@@ -8,6 +8,7 @@ from hts.segment.network import (
     FLIPS,
     NetworkSegmenter,
     PolarityRule,
+    ZoomRule,
     mode_suffix,
 )
 from hts.segment.postprocess import (
@@ -29,6 +30,7 @@ from hts.segment.preprocess import (
     unpad,
 )
 from hts.segment.registry import (
+    DEFAULT_SEGMENTER,
     PLUGIN_GROUP,
     ClassicalSegmenter,
     Segmenter,
@@ -41,6 +43,7 @@ from hts.segment.registry import (
 )
 
 __all__ = [
+    "DEFAULT_SEGMENTER",
     "FLIPS",
     "PLUGIN_GROUP",
     "PROCESSING_VERSION",
@@ -53,6 +56,7 @@ __all__ = [
     "PreprocessConfig",
     "Segmenter",
     "SegmenterSpec",
+    "ZoomRule",
     "analyse_probability",
     "as_spec",
     "available_segmenters",

@@ -28,7 +28,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from hts.models.paths import DEFAULT_MODEL, model_path, weights_model_id
+from hts.models.paths import DEFAULT_MODEL, DEFAULT_SEGMENTER, model_path, weights_model_id
 from hts.segment.network import (
     POLARITY_SUFFIX,
     SCALE_MARK,
@@ -39,6 +39,7 @@ from hts.segment.network import (
 )
 
 __all__ = [
+    "DEFAULT_SEGMENTER",
     "PLUGIN_GROUP",
     "ClassicalSegmenter",
     "Segmenter",

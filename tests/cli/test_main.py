@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import subprocess
 import sys
@@ -191,10 +192,21 @@ def test_verbose_says_which_engine_ran(
     )
     plate = tmp_path / "P.zarr"
     assert main(["-q", "ingest", str(disk_folder), "--out", str(plate)]) == 0
+    # a handler of its own: while a local cluster runs, Dask sets the stream handlers of the
+    # "distributed" logger (which, in a test session, can be pytest's capturing ones) to
+    # WARNING, and caplog would miss what is logged meanwhile
     caplog.set_level("INFO")
-    run = ["-v", "-q", "run", str(plate), "--model", str(weights), "--engine", "torch"]
-    assert main([*run, "--workers", "1"]) == 0
-    said = [r.getMessage() for r in caplog.records if r.name == "hts.distributed.run"]
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler(logging.INFO)
+    handler.emit = records.append  # type: ignore[method-assign]
+    logger = logging.getLogger("hts.distributed.run")
+    logger.addHandler(handler)
+    try:
+        run = ["-v", "-q", "run", str(plate), "--model", str(weights), "--engine", "torch"]
+        assert main([*run, "--workers", "1"]) == 0
+    finally:
+        logger.removeHandler(handler)
+    said = [r.getMessage() for r in records]
     assert any(re.search(r"worker tcp://\S+ runs tiny on torch-cpu-\w+", m) for m in said), said
 
 

@@ -77,7 +77,7 @@ def test_check_is_recorded_and_read_back(
 
 
 def test_a_missing_int8_model_names_the_command(weights: Path, tmp_path: Path) -> None:
-    with pytest.raises(FileNotFoundError, match=r"python -m hts.engines.int8"):
+    with pytest.raises(FileNotFoundError, match=r"python -m hts.segment.int8"):
         OpenVinoEngine(weights, precision="int8", threads=1, cache_dir=tmp_path / "empty")
 
 

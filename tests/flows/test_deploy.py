@@ -13,6 +13,8 @@ from typing import Any
 import pytest
 import yaml
 
+from hts.models import DEFAULT_SEGMENTER
+
 ROOT = Path(__file__).resolve().parents[2]
 K8S = ROOT / "deploy" / "kubernetes"
 DOCKERFILE = ROOT / "deploy" / "docker" / "Dockerfile"
@@ -64,7 +66,7 @@ def test_deployments_name_real_flows_and_valid_parameters(
     assert flow.name == flow_name
     params = deployment["parameters"]
     assert set(params) <= set(inspect.signature(flow.fn).parameters)
-    assert params["model"] == "unet"  # the package default, overridable per run
+    assert params["model"] == DEFAULT_SEGMENTER  # the package default, overridable per run
     # with the {{ $VAR }} placeholders filled as `prefect deploy` does, the flow accepts them
     placeholders = set(re.findall(r"\{\{ \$(\w+) \}\}", yaml.safe_dump(params)))
     env = {var: str(tmp_path / var.lower()) for var in placeholders}
@@ -75,7 +77,7 @@ def test_deployments_name_real_flows_and_valid_parameters(
     filled = apply_values(params, {}, remove_notset=False)
     assert "{{" not in yaml.safe_dump(filled)
     validated = flow.validate_parameters(filled)
-    assert validated["model"] == "unet"
+    assert validated["model"] == DEFAULT_SEGMENTER
     assert deployment["work_pool"]["name"] == "hts"
 
 
