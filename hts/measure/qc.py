@@ -83,7 +83,7 @@ def flagged_warning(
     return (
         f"most images were flagged by QC as doubtful ({n_doubtful} of {n_measured}): this "
         "model may not suit these images; check a few with `hts evaluate` or the report's "
-        "montage"
+        "montage (small spheroids or whole-well views: try --model unet+zoom)"
     )
 
 

@@ -13,11 +13,12 @@ __all__ = ["DEFAULT_MODEL", "DEFAULT_SEGMENTER", "model_path", "weights_model_id
 #: The U-Net shipped with hts (trained from scratch on domain-randomised synthetic data).
 DEFAULT_MODEL = "unet-r34-v6"
 #: The segmenter setting `hts run`, `hts evaluate`, `hts demo` and the flows use unless
-#: told otherwise (`hts.segment.SegmenterSpec.parse` reads it): the shipped U-Net with a
-#: closer look at small or doubtful spheroids (`hts.segment.network.ZoomRule`; better than
-#: ``unet`` alone on every evaluation set, docs/model-card.md). ``unet`` alone is the
-#: paper's method: one pass at half resolution.
-DEFAULT_SEGMENTER = "unet+zoom"
+#: told otherwise (`hts.segment.SegmenterSpec.parse` reads it): the shipped U-Net, one
+#: pass at half resolution, as in the paper. ``unet+zoom`` (a closer look at small or
+#: doubtful spheroids, `hts.segment.network.ZoomRule`) is more accurate on every
+#: evaluation set but costs up to five network passes on the images it looks at again
+#: (docs/model-card.md): a named mode, for low-magnification and whole-well plates.
+DEFAULT_SEGMENTER = "unet"
 _HERE = Path(__file__).parent
 
 

@@ -116,7 +116,8 @@ def test_terminal_summary_shows_the_key_figures() -> None:
         "untreated                  1            100            120",
         "images with QC flags: 2 of 3 (touches_border 2, multiple_objects 1)",
         "WARNING: most images were flagged by QC as doubtful (2 of 3): this model may not "
-        "suit these images; check a few with `hts evaluate` or the report's montage",
+        "suit these images; check a few with `hts evaluate` or the report's montage (small "
+        "spheroids or whole-well views: try --model unet+zoom)",
     ]
 
 
