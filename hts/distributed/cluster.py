@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from typing import Any, TypeVar
@@ -20,6 +21,9 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+
+#: How often :func:`map_bounded` asks the scheduler how many worker threads there are.
+_NTHREADS_EVERY_S = 2.0
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -172,15 +176,22 @@ def map_bounded(
     instead of stopping the run.
 
     Without ``max_in_flight`` the window is two tasks per worker thread, counted again as
-    each task ends: workers that join later (an adaptive or batch-queued cluster) get work,
-    and a cluster that starts with no workers still gets its first two tasks.
+    tasks end (at most every ``_NTHREADS_EVERY_S`` seconds: asking the scheduler is a round
+    trip): workers that join later (an adaptive or batch-queued cluster) get work, and a
+    cluster that starts with no workers still gets its first two tasks.
     """
     from distributed import as_completed
 
+    n_threads, asked_at = 0, -float("inf")
+
     def window() -> int:
+        nonlocal n_threads, asked_at
         if max_in_flight is not None:
             return max_in_flight
-        return 2 * max(1, sum(client.nthreads().values()))
+        now = time.monotonic()
+        if now - asked_at >= _NTHREADS_EVERY_S:  # a round trip to the scheduler
+            n_threads, asked_at = sum(client.nthreads().values()), now
+        return 2 * max(1, n_threads)
 
     iterator = iter(items)
     pending: dict[Any, T] = {}

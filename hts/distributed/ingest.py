@@ -2,12 +2,13 @@
 
 The steps that touch files and the plate live in :mod:`hts.io.ingest_steps`; this module
 holds the plate's lock, starts the cluster and hands the per-file tasks out in batches,
-recording each batch's provenance as it finishes.
+recording the provenance of finished tasks every few seconds (``IngestOptions.records_every_s``).
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
@@ -247,10 +248,12 @@ def _write(
     ]
     ingested_at = datetime.now(UTC).isoformat(timespec="seconds")
     written = 0
+    pending = _PendingRecords(
+        run.store, every_s=run.options.records_every_s, every_tasks=run.options.records_every_tasks
+    )
 
     def on_result(batch: Sequence[tuple[str, str, int, int, int]], result: Any, error: Any) -> None:
         nonlocal written
-        records: dict[tuple[WellId, int], dict[int, dict[str, Any]]] = defaultdict(dict)
         for i, (path_text, well_name, field_, t, _) in enumerate(batch):
             cand = by_path[path_text]
             record, reason = (None, f"write failed: {error}") if error is not None else result[i]
@@ -263,19 +266,64 @@ def _write(
                 acquired_at=acquired.isoformat() if acquired else None,
                 source_dtype=dtype.name, ingested_at=ingested_at,
             )  # fmt: skip
-            records[(WellId.parse(well_name), field_)][t] = record
+            pending.add(WellId.parse(well_name), field_, t, record)
             run.written[cand.path] = str(record["sha256"])
             written += 1
-        for (well, field_), recs in records.items():
-            run.store.add_image_records(well, field_, recs)
+        pending.task_done()
         if progress is not None:
             progress(len(batch))
 
-    map_bounded(
-        client, write_images, _chunks(jobs, run.options.files_per_task), on_result=on_result,
-        plate_path=str(run.out), shape=shape, dtype=dtype.name,
-    )  # fmt: skip
+    try:
+        map_bounded(
+            client, write_images, _chunks(jobs, run.options.files_per_task), on_result=on_result,
+            plate_path=str(run.out), shape=shape, dtype=dtype.name,
+        )  # fmt: skip
+    except BaseException:
+        # stopped (an error, Ctrl-C): keep what finished, so a re-run need not redo it
+        try:
+            pending.flush()
+        except Exception as exc:  # noqa: BLE001 - the first error is the one to show
+            log.warning("%s: could not record %d finished images: %s", run.out, len(pending), exc)
+        raise
+    pending.flush()
     return written
+
+
+class _PendingRecords:
+    """Finished images' provenance records, kept per field and written in batches.
+
+    Each write of a field's records rewrites that field group's whole metadata document,
+    so writing per task cost more coordinator time than the task itself; a batch is one
+    write per field it touches (see :attr:`IngestOptions.records_every_s`).
+    """
+
+    def __init__(self, store: PlateStore, *, every_s: float, every_tasks: int) -> None:
+        self._store = store
+        self._every_s = every_s
+        self._every_tasks = max(1, every_tasks)
+        self._records: dict[tuple[WellId, int], dict[int, dict[str, Any]]] = {}
+        self._tasks = 0
+        self._since = time.monotonic()
+
+    def __len__(self) -> int:
+        return sum(len(r) for r in self._records.values())
+
+    def add(self, well: WellId, field_: int, t: int, record: dict[str, Any]) -> None:
+        self._records.setdefault((well, field_), {})[t] = record
+
+    def task_done(self) -> None:
+        """One more task finished: write the batch if its window is full."""
+        self._tasks += 1
+        if self._tasks >= self._every_tasks or time.monotonic() - self._since >= self._every_s:
+            self.flush()
+
+    def flush(self) -> None:
+        """Write every kept record: one metadata write per field."""
+        while self._records:
+            (well, field_), records = next(iter(self._records.items()))
+            self._store.add_image_records(well, field_, records)
+            del self._records[(well, field_)]  # only once stored: a failed write is retried
+        self._tasks, self._since = 0, time.monotonic()
 
 
 def _inspect(

@@ -4,9 +4,10 @@ An ingest is incremental and idempotent. The coordinator scans the folder, assig
 wells and time points, compares them with what the plate already holds, and decides the
 plate's shape (:class:`IngestRun`); per-file tasks read headers and pixels and write one
 chunk per image (:func:`inspect_files`, :func:`write_images`); the coordinator records
-provenance (source path, size, mtime, SHA-256) as tasks finish, so a killed ingest loses at
-most the images in flight and a re-run resumes. Running those tasks in parallel, on Dask
-workers, is orchestration: :func:`hts.distributed.ingest.ingest`.
+provenance (source path, size, mtime, SHA-256) as tasks finish, in batches of a few seconds
+(:attr:`IngestOptions.records_every_s`), so a killed ingest loses at most the images in
+flight and those of the last batch, and a re-run resumes. Running those tasks in parallel,
+on Dask workers, is orchestration: :func:`hts.distributed.ingest.ingest`.
 """
 
 from __future__ import annotations
@@ -68,6 +69,14 @@ class IngestOptions:
     #: check every stored image against its record (re-writing damaged ones from the source).
     verify: bool = False
     files_per_task: int = 8
+    #: Provenance records are written in batches: the coordinator keeps finished tasks'
+    #: records and writes each field's in one metadata write once ``records_every_s``
+    #: seconds have passed since the last write or ``records_every_tasks`` tasks have
+    #: finished, and always when the ingest ends or stops on an error. An ingest killed
+    #: outright loses at most that window's records; a re-run writes those images again
+    #: (the same pixels into the same chunks) and records them.
+    records_every_s: float = 5.0
+    records_every_tasks: int = 64
     #: Files whose header claims more pixels are refused before any is decoded.
     max_image_pixels: int = 100_000_000
 

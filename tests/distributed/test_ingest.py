@@ -385,3 +385,122 @@ def test_plate_map_wells_without_images_are_reported(
     (problem,) = report.problems
     assert problem.kind == ProblemKind.WARNING and problem.path == str(plate_map)
     assert "lists well H12, but no image of it was found" in problem.reason
+
+
+# --- provenance records are written in batches; a stopped ingest resumes -------------------
+def _records(plate: Path) -> dict[tuple[str, int, int], dict[str, object]]:
+    """Every stored record by (well, field, t), less the time of its ingest."""
+    store = PlateStore(plate)
+    return {
+        (well.name, field_, t): {k: v for k, v in record.items() if k != "ingested_at"}
+        for well, fields in store.fields.items()
+        for field_ in fields
+        for t, record in store.image_records(well, field_).items()
+    }
+
+
+def _n_records(plate: Path) -> int:
+    return len(_records(plate))
+
+
+def test_records_are_written_in_batches(
+    disk_folder: Path, tmp_path: Path, threads: ClusterSpec
+) -> None:
+    out = tmp_path / "plate.zarr"
+    stored: list[int] = []
+    docs: list[tuple[bytes, ...]] = []  # each field group's metadata document, as on disk
+
+    def progress(n: int) -> None:
+        stored.append(_n_records(out))  # what a killed ingest would leave, read from disk
+        docs.append(
+            tuple((out / f / "zarr.json").read_bytes() for f in ("B/2/1", "B/3/1", "C/2/1"))
+        )
+
+    options = IngestOptions(files_per_task=1, records_every_tasks=3, records_every_s=1e9)
+    report = ingest(disk_folder, out, options=options, cluster=threads, progress=progress)
+    assert report.n_new == 9
+    # one batch every 3 tasks, not one write per task
+    assert stored == [0, 0, 3, 3, 3, 6, 6, 6, 9]
+    changed = [k for k in range(1, 9) if docs[k] != docs[k - 1]]
+    assert 2 in changed and set(changed) <= {2, 5, 8}  # no field's metadata written between batches
+    clean = tmp_path / "clean.zarr"
+    ingest(disk_folder, clean, cluster=threads)
+    assert _records(out) == _records(clean)  # the same content as records written per task
+
+    # a time window: with every task past it, each task's records are written at once
+    out2 = tmp_path / "timed.zarr"
+    stored.clear()
+    timed = IngestOptions(files_per_task=1, records_every_tasks=10**6, records_every_s=0.0)
+    ingest(disk_folder, out2, options=timed, cluster=threads, progress=lambda n: stored.append(
+        _n_records(out2)))  # fmt: skip
+    assert stored == list(range(1, 10))
+
+
+class _Stop(Exception):
+    pass
+
+
+@pytest.mark.parametrize("stop", [_Stop, KeyboardInterrupt])
+def test_a_stopped_ingest_keeps_what_finished_and_a_rerun_completes_it(
+    stop: type[BaseException], disk_folder: Path, tmp_path: Path, threads: ClusterSpec
+) -> None:
+    clean = tmp_path / "clean.zarr"
+    ingest(disk_folder, clean, cluster=threads)
+    out = tmp_path / "plate.zarr"
+    calls: list[int] = []
+
+    def progress(n: int) -> None:
+        calls.append(n)
+        if len(calls) == 5:
+            raise stop("stopped mid-run")
+
+    # a window far longer than the run: only the stop writes the 5 finished tasks' records
+    options = IngestOptions(files_per_task=1, records_every_tasks=1000, records_every_s=1e9)
+    with pytest.raises(stop):
+        ingest(disk_folder, out, options=options, cluster=threads, progress=progress)
+    assert _n_records(out) == 5  # the plate is kept, with every finished image recorded
+    assert not lock_path(out).exists()
+    again = ingest(disk_folder, out, cluster=threads)
+    assert again.n_new == 4 and again.n_unchanged == 5 and again.complete
+    assert _records(out) == _records(clean)
+
+
+def test_a_killed_ingest_redoes_at_most_its_window(
+    disk_folder: Path, tmp_path: Path, threads: ClusterSpec
+) -> None:
+    """Killed outright (no chance to write anything): the images written since the last
+    batch have chunks but no records; a re-run writes them again, to the same plate."""
+    import subprocess
+    import sys
+
+    clean = tmp_path / "clean.zarr"
+    ingest(disk_folder, clean, cluster=threads)
+    out = tmp_path / "plate.zarr"
+    script = f"""
+import os
+from hts.distributed.cluster import ClusterSpec
+from hts.distributed.ingest import ingest
+from hts.io import IngestOptions
+calls = []
+def progress(n):
+    calls.append(n)
+    if len(calls) == 5:
+        os._exit(3)  # as a kill: no finally, no lock released
+ingest({str(disk_folder)!r}, {str(out)!r},
+       options=IngestOptions(files_per_task=1, records_every_tasks=2, records_every_s=1e9),
+       cluster=ClusterSpec(n_workers=1, threads_per_worker=2, processes=False),
+       progress=progress)
+"""
+    killed = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert killed.returncode == 3, killed.stderr
+    assert lock_path(out).exists()  # left by the killed run
+    assert _n_records(out) == 4  # two batches of two tasks; the fifth task's chunk unrecorded
+    again = ingest(disk_folder, out, cluster=threads)
+    assert again.n_new == 5 and again.n_unchanged == 4 and again.complete
+    assert _records(out) == _records(clean)
+    plate, reference = PlateStore(out), PlateStore(clean)
+    for well, fields in reference.fields.items():
+        for field_ in fields:
+            np.testing.assert_array_equal(
+                plate.image_array(well, field_)[:], reference.image_array(well, field_)[:]
+            )

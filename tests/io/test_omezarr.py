@@ -98,6 +98,30 @@ def test_growing_the_plate_keeps_what_it_holds(tmp_path: Path) -> None:
     assert WellId.parse("H12") in plate.fields
 
 
+def test_a_plate_half_made_by_a_killed_ingest_is_completed(tmp_path: Path) -> None:
+    """New wells and fields are created together; whatever part of them a killed run left
+    on disk (a field group without its array, a field without its well group, an array)
+    the next run completes to the same plate as one made in one go."""
+    import shutil
+
+    whole = tmp_path / "whole.zarr"
+    _plate(whole, n_t=3, fields={B2: [1, 2], C11: [1, 2]})
+    _plate(whole, n_t=4, fields={B2: [1, 2], C11: [1, 2]})
+    half = tmp_path / "half.zarr"
+    _plate(half, n_t=3, fields={B2: [1, 2], C11: [1, 2]})
+    shutil.rmtree(half / "B" / "2" / "2" / "0")  # a field group without its array
+    (half / "C" / "11" / "zarr.json").unlink()  # fields without their well group
+    _plate(half, n_t=4, fields={B2: [1, 2], C11: [1, 2]})  # and one more time point
+    documents = {
+        p.relative_to(half): p.read_bytes() for p in half.rglob("zarr.json") if p.parent != half
+    }
+    assert documents == {
+        p.relative_to(whole): p.read_bytes() for p in whole.rglob("zarr.json") if p.parent != whole
+    }
+    _write(PlateStore(half, mode="a"), B2, 2, 1, _image(3))
+    np.testing.assert_array_equal(PlateStore(half).read_image(B2, 2, 1), _image(3))
+
+
 def test_provenance_records_merge_in_time_order_and_runs_append(tmp_path: Path) -> None:
     store = _plate(tmp_path / "p.zarr", n_t=12)
     store.add_image_records(B2, 1, {10: {"source": "b"}})
