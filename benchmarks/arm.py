@@ -138,7 +138,19 @@ def reset_peak() -> float:
 
 
 def _du_mb(path: Path) -> float:
-    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) / 1e6
+    """Bytes of the files under ``path``, in MB. Not ``Path.rglob``: before Python 3.12 it
+    keeps a set of every path it yielded (about 110 MB of this process's peak for the
+    100k plate and its results store)."""
+    import os
+
+    return (
+        sum(
+            os.stat(os.path.join(folder, name)).st_size
+            for folder, _, names in os.walk(path)
+            for name in names
+        )
+        / 1e6
+    )
 
 
 def build_plate(plate_path: Path, n: int) -> float:
