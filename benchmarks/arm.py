@@ -24,7 +24,9 @@ then the same run again, with nothing to do. Reported per size:
   (planning, submission, result handling, scheduler);
 - commit: a worker's `ResultsStore.write_block` of one block, timed again afterwards
   (median of 30), per image;
-- results store size on disk, peak RSS of this process and of the worker;
+- results store size on disk, peak RSS of this process and of the worker, over the whole
+  measurement and over the run alone (the peak reset just before `run_plate`, so the
+  plate's building or ingest does not count; Linux only);
 - the no-op re-run: `run_plate` on the finished store (wall).
 
 The images and stores of each size are deleted after it is measured.
@@ -124,8 +126,31 @@ def peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def reset_peak() -> float:
+    """Reset this process's peak resident memory to its current RSS (Linux's
+    ``clear_refs``); returns the RSS in MB (NaN where the peak cannot be reset)."""
+    try:
+        with open("/proc/self/clear_refs", "w") as refs:
+            refs.write("5")
+    except OSError:
+        return float("nan")
+    return peak_mb()
+
+
 def _du_mb(path: Path) -> float:
-    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) / 1e6
+    """Bytes of the files under ``path``, in MB. Not ``Path.rglob``: before Python 3.12 it
+    keeps a set of every path it yielded (about 110 MB of this process's peak for the
+    100k plate and its results store)."""
+    import os
+
+    return (
+        sum(
+            os.stat(os.path.join(folder, name)).st_size
+            for folder, _, names in os.walk(path)
+            for name in names
+        )
+        / 1e6
+    )
 
 
 def build_plate(plate_path: Path, n: int) -> float:
@@ -235,6 +260,8 @@ def measure(n: int, workdir: Path, *, ingest_max: int) -> dict[str, float]:
         out["ingest_client_cpu_ms_per_image"] = (cpu() - c0) / n * 1e3
 
         planned: list[float] = []
+        out["client_rss_before_run_mb"] = reset_peak()
+        out["worker_rss_before_run_mb"] = max(client.run(reset_peak).values())
         loop0 = client.run_on_scheduler(time.thread_time)
         c0, t0 = cpu(), time.perf_counter()
         summary = run_plate(
@@ -242,6 +269,7 @@ def measure(n: int, workdir: Path, *, ingest_max: int) -> dict[str, float]:
             on_plan=lambda k: planned.append(time.perf_counter()),
         )  # fmt: skip
         wall = time.perf_counter() - t0
+        out["client_run_peak_mb"] = peak_mb()
         loop_cpu = client.run_on_scheduler(time.thread_time) - loop0
         out["run_s"] = wall
         out["plan_s"] = planned[0] - t0
@@ -311,6 +339,9 @@ def main() -> None:
         ("results store (MB)", "results_mb", "{:.1f}"),
         ("client peak RSS (MB)", "client_peak_mb", "{:.0f}"),
         ("worker peak RSS (MB)", "worker_peak_mb", "{:.0f}"),
+        ("client RSS before run (MB)", "client_rss_before_run_mb", "{:.0f}"),
+        ("client peak in run (MB)", "client_run_peak_mb", "{:.0f}"),
+        ("worker RSS before run (MB)", "worker_rss_before_run_mb", "{:.0f}"),
         ("no-op re-run (s)", "noop_rerun_s", "{:.2f}"),
     ]
     print("| " + " | ".join(c[0] for c in columns) + " |")

@@ -18,13 +18,21 @@ from hts.distributed.cluster import (
 )
 from hts.distributed.ingest import ingest
 from hts.distributed.plugin import SegmenterPlugin, describe_segmenter
-from hts.distributed.run import RunSummary, image_slots, plan_blocks, plan_slots, run_plate
+from hts.distributed.run import (
+    RunSummary,
+    count_blocks,
+    image_slots,
+    plan_blocks,
+    plan_slots,
+    run_plate,
+)
 
 __all__ = [
     "Block",
     "ClusterSpec",
     "RunSummary",
     "SegmenterPlugin",
+    "count_blocks",
     "dask_client",
     "describe_segmenter",
     "engine_threads_per_worker",

@@ -45,15 +45,34 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Block:
-    """Positions ``start:stop`` at time point ``t``; ``slots`` are the rows to (re)do."""
+    """Positions ``start:stop`` at time point ``t``; ``todo`` marks the rows to (re)do.
+
+    Bit ``i`` of ``todo`` is position ``start + i``. A block holds nothing else: the worker
+    reads the slots' images, times since treatment and names from the plate and the results
+    store, so a block's size does not grow with the plate and planning holds no per-slot
+    objects.
+    """
 
     t: int
     start: int
     stop: int
-    slots: tuple[int, ...]
-    present: tuple[bool, ...]  # per slot: does the plate hold an image?
-    time_h: tuple[float, ...]  # per slot: the image's time since treatment (NaN: unknown)
-    wells: tuple[tuple[WellId, int], ...]  # per slot: (well, field)
+    todo: int
+
+    @classmethod
+    def of(cls, t: int, start: int, rows: np.ndarray) -> Block:
+        """The block of positions ``start:start + len(rows)`` at ``t``, to do where ``rows``."""
+        todo = sum(1 << int(i) for i in np.flatnonzero(rows))
+        return cls(t, start, start + len(rows), todo)
+
+    @property
+    def n_slots(self) -> int:
+        """How many slots the block is to do."""
+        return self.todo.bit_count()
+
+    @property
+    def slots(self) -> tuple[int, ...]:
+        """The positions (rows of the results store) to do, in order."""
+        return tuple(i for i in range(self.start, self.stop) if self.todo >> (i - self.start) & 1)
 
 
 @dataclass(frozen=True)
@@ -100,7 +119,7 @@ def process_block(
     store = ResultsStore(results_path)
     wells = slice(block.start, block.stop)
     rows = _Rows(store.read_block(wells, block.t, list(PER_IMAGE)), block.t)
-    jobs = _start(block, rows, model_id=model.model_id)
+    jobs = _start(block, rows, plate, store, model_id=model.model_id)
 
     def read(job: _Job) -> np.ndarray | BaseException:
         try:
@@ -132,23 +151,31 @@ def process_block(
     return dict(rows.counts)
 
 
-def _start(block: Block, rows: _Rows, *, model_id: str) -> list[_Job]:
-    """Blank every slot to do (recording who does it); the slots with an image to read."""
+def _start(
+    block: Block, rows: _Rows, plate: PlateStore, store: ResultsStore, *, model_id: str
+) -> list[_Job]:
+    """Blank every slot to do (recording who does it); the slots with an image to read.
+
+    Whether the plate holds an image and its time since treatment come from the plate's
+    provenance records, the position's well and field from the results store.
+    """
+    positions = store.positions[block.start : block.stop]
     jobs = []
-    for slot, present, time_h, (well, field) in zip(
-        block.slots, block.present, block.time_h, block.wells, strict=True
-    ):
+    for slot in block.slots:
         row = slot - block.start
+        well, field = positions[row].well, positions[row].field
+        record = plate.image_records(well, field).get(block.t)
+        time_h = record.get("time_h") if record is not None else None
         set_row(
             rows.values,
             row,
             blank_values(
                 model_id=model_id,
                 processing_version=PROCESSING_VERSION,
-                time_since_treatment_h=time_h,
+                time_since_treatment_h=float("nan") if time_h is None else float(time_h),
             ),
         )
-        if present:
+        if record is not None:
             jobs.append(_Job(row, well, field))
         else:
             rows.record(row, no_image_values(), "no_image")

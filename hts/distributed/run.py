@@ -4,7 +4,10 @@ The coordinator plans blocks (one results chunk: ``wells_per_chunk`` positions a
 point) that hold anything to do: slots never processed, failed, made by another model or
 post-processing version, or that gained an image since. Each worker task reads its images,
 segments, measures and writes its whole chunk, so results land as tasks finish and a re-run
-redoes only what is missing.
+redoes only what is missing. Blocks are made as tasks are submitted and carry only their
+chunk and a bit per position to do (the worker reads whether each image is there, its time
+and its well from the plate and the results store), so the coordinator's memory does not
+grow with the number of slots.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,6 +34,7 @@ from hts.segment import PROCESSING_VERSION, SegmenterSpec, as_spec
 __all__ = [
     "Block",
     "RunSummary",
+    "count_blocks",
     "image_slots",
     "plan_blocks",
     "plan_slots",
@@ -155,28 +159,29 @@ def plan_slots(
     return todo, counts
 
 
-def plan_blocks(
-    store: ResultsStore, todo: np.ndarray, present: np.ndarray, time_h: np.ndarray
-) -> list[Block]:
-    """Blocks holding the slots of ``todo``, in time order (so early time points finish first)."""
-    positions = store.positions
+def plan_blocks(store: ResultsStore, todo: np.ndarray) -> Iterator[Block]:
+    """Blocks holding the slots of ``todo``, in time order (so early time points finish first).
+
+    Made one at a time as they are taken, each holding only its time point, its positions
+    and a bit per position to do: nothing per slot lives in the coordinator however large
+    the plate (the worker reads the rest from the plate and the results store).
+    """
     n_w, n_t = todo.shape
     size = store.wells_per_chunk
-    blocks = []
     for t in range(n_t):
         for start in range(0, n_w, size):
-            stop = min(start + size, n_w)
-            slots = tuple(int(i) for i in np.flatnonzero(todo[start:stop, t]) + start)
-            if slots:
-                blocks.append(
-                    Block(
-                        t, start, stop, slots,
-                        tuple(bool(present[i, t]) for i in slots),
-                        tuple(float(time_h[i, t]) for i in slots),
-                        tuple((positions[i].well, positions[i].field) for i in slots),
-                    )
-                )  # fmt: skip
-    return blocks
+            rows = todo[start : start + size, t]
+            if rows.any():
+                yield Block.of(t, start, rows)
+
+
+def count_blocks(todo: np.ndarray, wells_per_chunk: int) -> int:
+    """How many blocks `plan_blocks` makes of ``todo``, without making them."""
+    n_w, _ = todo.shape
+    if not n_w:
+        return 0
+    chunks = np.logical_or.reduceat(todo, np.arange(0, n_w, wells_per_chunk), axis=0)
+    return int(chunks.sum())
 
 
 def run_plate(
@@ -221,30 +226,32 @@ def run_plate(
     model_id = spec.model_id  # workers load the model, not the client
     with StoreLock(results_path):
         store = ResultsStore.sync(results_path, plate, wells_per_chunk=wells_per_chunk)
-        present, time_h = image_slots(plate, store)
+        present, _ = image_slots(plate, store)
         todo, reasons = plan_slots(store, present, model_id=model_id, redo=redo)
-        blocks = plan_blocks(store, todo, present, time_h)
+        del present
+        n_blocks = count_blocks(todo, store.wells_per_chunk)
         summary = RunSummary(
-            plate=plate.name or "", model_id=model_id, n_blocks=len(blocks), reasons=reasons,
+            plate=plate.name or "", model_id=model_id, n_blocks=n_blocks, reasons=reasons,
             plate_path=str(plate_path), results_path=str(results_path),
         )  # fmt: skip
-        n_slots = sum(len(b.slots) for b in blocks)
+        n_slots = int(todo.sum())
         if on_plan is not None:
             on_plan(n_slots)
         log.info(
             "plate %s: %d images to process in %d blocks (%s)",
-            plate.name, n_slots, len(blocks), summary.why(),
+            plate.name, n_slots, n_blocks, summary.why(),
         )  # fmt: skip
-        if blocks:
+        if n_blocks:
             _run_blocks(
-                blocks, summary, plate_path=plate_path, results_path=results_path,
-                segmenter=spec, pixel_size_um=float(plate.pixel_size_um),
+                plan_blocks(store, todo), summary,
+                plate_path=plate_path, results_path=results_path, segmenter=spec,
+                pixel_size_um=float(plate.pixel_size_um),
                 cluster=cluster, batch_size=batch_size, progress=progress,
             )  # fmt: skip
             _count_qc(store, todo, summary)
     summary.seconds = time.perf_counter() - began
     log.info(summary.line())
-    if blocks:
+    if n_blocks:
         log.info(summary.qc_line())
     warning = summary.warning()
     if warning is not None:
@@ -253,7 +260,7 @@ def run_plate(
 
 
 def _run_blocks(
-    blocks: list[Block],
+    blocks: Iterator[Block],
     summary: RunSummary,
     *,
     plate_path: Path | str,
@@ -266,13 +273,13 @@ def _run_blocks(
 ) -> None:
     def on_result(block: Block, result: dict[str, int] | None, error: BaseException | None) -> None:
         if error is not None:
-            summary.counts["failed"] += len(block.slots)
+            summary.counts["failed"] += block.n_slots
             summary.errors.append(f"block t={block.t} wells {block.start}:{block.stop}: {error}")
             log.error("block t=%d wells %d:%d failed: %s", block.t, block.start, block.stop, error)
         else:
             summary.counts.update(result or {})
         if progress is not None:
-            progress(len(block.slots))
+            progress(block.n_slots)
 
     with dask_client(cluster or ClusterSpec()) as client:
         plugin = SegmenterPlugin(segmenter)

@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+import pickle
+import tracemalloc
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from hts.distributed import ClusterSpec, image_slots, plan_blocks, plan_slots, process_block
+from hts.distributed import (
+    Block,
+    ClusterSpec,
+    count_blocks,
+    image_slots,
+    plan_blocks,
+    plan_slots,
+    process_block,
+)
 from hts.distributed.ingest import ingest
 from hts.io import IngestOptions, PlateStore
 from hts.results import ResultsStore, Status
@@ -39,10 +50,11 @@ def stores(
 
 def _run(plate_path: Path, results_path: Path, spec: SegmenterSpec) -> dict[str, int]:
     plate, store = PlateStore(plate_path), ResultsStore(results_path)
-    present, time_h = image_slots(plate, store)
+    present, _ = image_slots(plate, store)
     todo, _ = plan_slots(store, present, model_id=spec.model_id)
-    blocks = plan_blocks(store, todo, present, time_h)
-    assert all(isinstance(w, WellId) for b in blocks for w, _ in b.wells)
+    blocks = list(plan_blocks(store, todo))
+    assert all(isinstance(p.well, WellId) for p in store.positions)  # the worker's names
+    assert sum(b.n_slots for b in blocks) == int(todo.sum())
     counts: dict[str, int] = {}
     for block in blocks:
         done = process_block(
@@ -86,3 +98,73 @@ def test_a_bad_image_fails_alone(
     status, error = store.read("status"), store.read("error")
     for i, t in odd:
         assert status[i, t] == Status.FAILED and error[i, t] == "ValueError: odd first pixel"
+
+
+def test_planning_a_large_plate_holds_nothing_per_slot(stores: tuple[Path, Path]) -> None:
+    """Blocks are made one at a time as they are taken, and each holds its time point, its
+    positions and a bit per position: nothing per slot, whatever the size of the plate."""
+    store = ResultsStore(stores[1])
+    size = store.wells_per_chunk
+
+    def largest_pickle(todo: np.ndarray) -> int:
+        return max(len(pickle.dumps(b)) for b in plan_blocks(store, todo))
+
+    small = np.ones((3, 3), dtype=bool)
+    # the plan reads only the chunk size from the store: a 1536-well plate of 400 scans
+    large = np.ones((1536, 400), dtype=bool)
+    large[::7, ::3] = False  # some slots done already
+    # the same few bytes (a time point past 255 or a start past 65535 pickles a byte longer)
+    assert largest_pickle(small) <= largest_pickle(large) <= largest_pickle(small) + 8 < 128
+
+    blocks = plan_blocks(store, large)
+    assert isinstance(blocks, Iterator) and not isinstance(blocks, list | tuple)
+    tracemalloc.start(25)
+    try:
+        first = next(blocks)
+        # what the plan holds once it has made its first block (made by `hts.distributed`;
+        # other threads' allocations do not count)
+        held = tracemalloc.take_snapshot().filter_traces(
+            [tracemalloc.Filter(True, "*hts/distributed/*", all_frames=True)]
+        )
+    finally:
+        tracemalloc.stop()
+    assert sum(stat.size for stat in held.statistics("filename")) < 10_000  # bytes
+    n_blocks, n_slots = 1, first.n_slots
+    for block in blocks:  # taken one at a time, as `map_bounded` does
+        n_blocks += 1
+        n_slots += block.n_slots
+    assert n_slots == int(large.sum()) and n_blocks == count_blocks(large, size)
+    assert (first.t, first.start, first.stop) == (0, 0, size) and first.slots == (1,)
+    assert first == Block.of(0, 0, large[:size, 0])
+
+
+def test_a_resumed_block_does_only_its_missing_slots(stores: tuple[Path, Path]) -> None:
+    plate, results = stores
+    spec = SegmenterSpec.parse("classical")
+    assert _run(plate, results, spec) == {"ok": 9}
+    store = ResultsStore(results)
+    before = store.read("diameter_um")
+    # two slots lose their result; a done slot sharing a chunk with one is marked, so a
+    # block that redid it (or any slot not to do) would overwrite the mark
+    status = store.read("status")
+    missing = [(0, 1), (2, 2)]
+    for i, t in missing:
+        status[i, t] = Status.PENDING
+    import zarr
+
+    zarr.open_array(str(results / "status"), mode="r+")[:] = status
+    diameters = zarr.open_array(str(results / "diameter_um"), mode="r+")
+    diameters[1, 1] = -1.0
+    present, _ = image_slots(PlateStore(plate), store)
+    todo, reasons = plan_slots(store, present, model_id=spec.model_id)
+    assert reasons == {"new": 2} and sorted(zip(*np.nonzero(todo), strict=True)) == missing
+    assert [(b.t, b.start, b.slots) for b in plan_blocks(store, todo)] == [
+        (1, 0, (0,)),
+        (2, 2, (2,)),
+    ]
+    assert _run(plate, results, spec) == {"ok": 2}
+    after = store.read("diameter_um")
+    assert (store.read("status") == Status.OK).all() and after[1, 1] == -1.0
+    after[1, 1] = before[1, 1]
+    np.testing.assert_array_equal(after, before)
+    np.testing.assert_allclose(store.read("time_since_treatment_h"), [[0.0, 24.0, 48.0]] * 3)

@@ -67,10 +67,13 @@ def test_run_measures_every_image_and_resumes(
     # a new day arrives: only its three images are segmented
     write_disk_plate(disk_folder, days=(3,), plate_map=False)
     ingest(disk_folder, plate_path, cluster=threads)
+    planned: list[int] = []
     more = run_plate(
-        plate_path, results, segmenter="classical", cluster=processes, wells_per_chunk=2
-    )
+        plate_path, results, segmenter="classical", cluster=processes, wells_per_chunk=2,
+        on_plan=planned.append, progress=done.append,
+    )  # fmt: skip
     assert more.counts == {"ok": 3} and more.reasons == {"new": 3}
+    assert planned == [3] and sum(done) == 9 + 3 and more.n_blocks == 2  # wells 0:2 and 2:3
     ds2 = open_results(results).load()
     assert_results_complete(ds2, n_ok=12)
     np.testing.assert_array_equal(ds2.diameter_um.values[:, :3], ds.diameter_um.values)
