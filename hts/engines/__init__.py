@@ -4,8 +4,9 @@
 torch, onnxruntime, openvino, tensorrt) only when that engine is built, so importing this
 package stays light. Options not passed take their defaults from `hts.engines.settings`
 (the environment), the one place that reads it. The engine classes live in their modules
-(`hts.engines.onnxruntime_engine.OnnxRuntimeEngine`, ...); the tools that build or time
-engine files (`hts.engines.int8`, `hts.engines.autotune`) are run as modules.
+(`hts.engines.onnxruntime_engine.OnnxRuntimeEngine`, ...); `hts.engines.int8` quantises
+(its command, with the accuracy check, is ``python -m hts.segment.int8``) and
+`hts.engines.autotune` times the engines for the automatic choice.
 """
 
 from hts.engines.base import Engine, check_batch

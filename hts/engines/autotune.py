@@ -68,7 +68,7 @@ def cpu_candidates(weights: Path | str, *, cache_dir: Path | str | None = None) 
     """Registered engine names worth timing here, the likely fastest first.
 
     OpenVINO INT8 only where the CPU has VNNI or AMX and an INT8 model of ``weights`` was
-    accepted (`hts.engines.int8.check_int8`); bf16 engines only where the CPU has bf16
+    accepted (`hts.segment.int8.check_int8`); bf16 engines only where the CPU has bf16
     units (elsewhere they are emulated); fp32 engines always.
     """
     from hts.engines.cpu import cpu_has_int8
