@@ -109,7 +109,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--fit-to-budget",
         action="store_true",
-        help="size the one-cycle schedule to --time-budget-min (--epochs becomes a cap)",
+        help="size the one-cycle schedule to --time-budget-min (--epochs becomes a cap); the "
+        "planned schedule may run on to 1.5 times the budget if the machine slows, so it ends "
+        "at its low rate",
     )
     p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
     p.add_argument(

@@ -37,6 +37,7 @@ from training.losses import make_loss
 from training.optim import lr_range_test, make_optimizer
 
 __all__ = [
+    "BUDGET_OVERRUN",
     "TrainConfig",
     "dark_background_pixels",
     "load_checkpoint",
@@ -89,6 +90,8 @@ class TrainConfig:
     #: Size the one-cycle schedule to ``time_budget_s``: time a few steps and one
     #: validation first, then run as many whole epochs as fit (``epochs`` is then a cap).
     #: Without it a budget only cuts the schedule short, before the rate has come down.
+    #: With it the planned schedule may run on to `BUDGET_OVERRUN` times the budget (a
+    #: machine that slowed after the timing), so it ends at its low rate; past that it stops.
     fit_to_budget: bool = False
     device: str = "cpu"  # "cpu", "cuda", "cuda:1", ...
     #: Processes cutting crops (0: in the training process). A GPU step outruns one
@@ -112,6 +115,10 @@ class TrainConfig:
 
 #: Fraction of the one-cycle schedule spent rising to the peak rate (OneCycleLR's default).
 _PEAK_FRACTION = 0.3
+#: With ``fit_to_budget``, the planned schedule may run on to this multiple of the time
+#: budget before it is cut: the plan comes from timing a few steps, and a shared machine
+#: that slows afterwards would otherwise stop it before its rate has come down.
+BUDGET_OVERRUN = 1.5
 
 
 def past_peak(epoch: int, epochs: int) -> bool:
@@ -525,7 +532,8 @@ def train(
             break
         if (
             config.time_budget_s is not None
-            and time.perf_counter() - started > config.time_budget_s
+            and time.perf_counter() - started
+            > config.time_budget_s * (BUDGET_OVERRUN if config.fit_to_budget else 1.0)
         ):
             log.info("time budget of %.0f s spent; stopping", config.time_budget_s)
             break
