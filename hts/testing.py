@@ -21,6 +21,7 @@ __all__ = [
     "disk_image",
     "incucyte_name",
     "slow_classical",
+    "tiny_results",
     "write_disk_plate",
 ]
 
@@ -118,6 +119,34 @@ class SlowSegmenter:
 
         time.sleep(self.delay_s)
         return segment_classical(image, pixel_size_um=pixel_size_um)
+
+
+def tiny_results() -> Any:
+    """A hand-made results dataset with known key figures: three spheroids (arms
+    ``untreated`` and two ``RT 5 Gy``) x two days; statuses ok, failed, pending and no image;
+    QC flags touches_border and multiple_objects; diameters where measured."""
+    import xarray as xr
+
+    from hts.measure import QC_BITS
+    from hts.results.schema import Status
+
+    ok, failed, pending, no_image = Status.OK, Status.FAILED, Status.PENDING, Status.NO_IMAGE
+    status = np.array([[ok, ok], [ok, failed], [pending, no_image]], dtype=np.int8)
+    border, multiple = 1 << QC_BITS["touches_border"], 1 << QC_BITS["multiple_objects"]
+    qc = np.array([[border, border | multiple], [0, multiple], [multiple, 0]], dtype=np.uint16)
+    diameter = np.array([[100.0, 120.0], [200.0, np.nan], [np.nan, np.nan]])
+    return xr.Dataset(
+        {
+            "status": (("well", "timepoint"), status),
+            "qc_flags": (("well", "timepoint"), qc),
+            "diameter_um": (("well", "timepoint"), diameter),
+        },
+        coords={
+            "arm": ("well", np.array(["untreated", "RT 5 Gy", "RT 5 Gy"], dtype=object)),
+            "day": ("timepoint", [0.0, 1.0]),
+        },
+        attrs={"plate": "P1"},
+    )
 
 
 def slow_classical(engine: str | None = None) -> SlowSegmenter:

@@ -13,29 +13,13 @@ from flows.figures import endpoint_tables, markdown_table
 from hts.distributed.run import RunSummary
 from hts.measure import QC_BITS
 from hts.results import Status, results_figures
+from hts.testing import tiny_results
 
 OK, FAILED, PENDING, NO_IMAGE = Status.OK, Status.FAILED, Status.PENDING, Status.NO_IMAGE
 
 
 def _results() -> xr.Dataset:
-    """Three spheroids (two arms) x two days."""
-    status = np.array([[OK, OK], [OK, FAILED], [PENDING, NO_IMAGE]], dtype=np.int8)
-    border, multiple = 1 << QC_BITS["touches_border"], 1 << QC_BITS["multiple_objects"]
-    qc = np.array([[border, border | multiple], [0, multiple], [multiple, 0]], dtype=np.uint16)
-    diameter = np.array([[100.0, 120.0], [200.0, np.nan], [np.nan, np.nan]])
-    ds = xr.Dataset(
-        {
-            "status": (("well", "timepoint"), status),
-            "qc_flags": (("well", "timepoint"), qc),
-            "diameter_um": (("well", "timepoint"), diameter),
-        },
-        coords={
-            "arm": ("well", np.array(["untreated", "RT 5 Gy", "RT 5 Gy"], dtype=object)),
-            "day": ("timepoint", [0.0, 1.0]),
-        },
-        attrs={"plate": "P1"},
-    )
-    return ds
+    return tiny_results()
 
 
 def test_endpoint_tables_group_by_dimension_and_leave_curves_out() -> None:
