@@ -106,16 +106,12 @@ def preprocess_pair(
 
 
 def _synthetic_one(
-    args: tuple[int, int, float, float, float, float, float, float, float],
+    args: tuple[int, int, float, dict[str, float]],
 ) -> tuple[np.ndarray, np.ndarray, str, float]:
     from hts.synth.training import training_sample
 
-    seed, index, scale, well_edge, debris, cellular, burn_in, whole_well, translucent = args
-    sample = training_sample(
-        seed, index, well_edge_probability=well_edge, debris_fraction=debris,
-        cellular_probability=cellular, burn_in_probability=burn_in,
-        whole_well_probability=whole_well, translucent_probability=translucent,
-    )  # fmt: skip
+    seed, index, scale, options = args
+    sample = training_sample(seed, index, **options)
     image, mask = preprocess_pair(sample.image, sample.mask, scale=scale)
     return image, mask, sample.category, sample.pixel_size_um / scale
 
@@ -132,35 +128,32 @@ def synthetic(
     burn_in_probability: float = 0.0,
     whole_well_probability: float = 0.0,
     translucent_probability: float = 0.0,
+    light_border_probability: float = 0.0,
     progress: Callable[[int], None] | None = None,
 ) -> Dataset:
     """``n`` domain-randomised samples of set ``seed``, preprocessed; each its own spheroid.
 
     ``well_edge_probability``, ``debris_fraction``, ``cellular_probability``,
-    ``burn_in_probability``, ``whole_well_probability``, ``translucent_probability``: see
-    `hts.synth.training.training_sample`
+    ``burn_in_probability``, ``whole_well_probability``, ``translucent_probability``,
+    ``light_border_probability``: see `hts.synth.training.training_sample`
     (the defaults are that function's; sample ``i`` of a seed is the same image only under
     the same values).
     """
+    options = {
+        "well_edge_probability": well_edge_probability,
+        "debris_fraction": debris_fraction,
+        "cellular_probability": cellular_probability,
+        "burn_in_probability": burn_in_probability,
+        "whole_well_probability": whole_well_probability,
+        "translucent_probability": translucent_probability,
+        "light_border_probability": light_border_probability,
+    }
     data = Dataset([], [], [], [], [])
     with ProcessPoolExecutor(max_workers=workers) as pool:
         for i, (image, mask, category, um) in enumerate(
             pool.map(
                 _synthetic_one,
-                [
-                    (
-                        seed,
-                        i,
-                        scale,
-                        well_edge_probability,
-                        debris_fraction,
-                        cellular_probability,
-                        burn_in_probability,
-                        whole_well_probability,
-                        translucent_probability,
-                    )
-                    for i in range(n)
-                ],
+                [(seed, i, scale, options) for i in range(n)],
                 chunksize=8,
             )
         ):

@@ -45,6 +45,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--translucent-probability", type=float, default=0.0,
         help="share of spheroids with a lighter, textured band of cells around the core",
     )  # fmt: skip
+    p.add_argument(
+        "--light-border-probability", type=float, default=0.0,
+        help="share of spheroids whose border cells are as light as the well (refractive)",
+    )  # fmt: skip
     p.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
@@ -67,6 +71,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         burn_in_probability=args.burn_in_probability,
         whole_well_probability=args.whole_well_probability,
         translucent_probability=args.translucent_probability,
+        light_border_probability=args.light_border_probability,
         progress=progress,
     )
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -58,6 +58,14 @@ class Body:
         Outer share of the border (0-1, by depth from the outline) whose sparse cells are a
         loose halo: drawn, but outside the mask, which follows the compact cell mass as an
         annotator draws it.
+    fill : float
+        Optical density, relative to ``density``, of a translucent layer of cells between
+        the core and the compact outline (0: none).
+    lens : float
+        How strongly each border cell bends light towards its middle (0-1): 0 draws the
+        cells darker than the well throughout; above about 0.45 their middle is brighter
+        than the well, with a dark rim, so that a border of such cells is as light as the
+        background or lighter (as loosely packed living cells often look in brightfield).
     """
 
     centre_yx: tuple[float, float]
@@ -72,6 +80,7 @@ class Body:
     in_mask: bool = True
     loose: float = 0.0
     fill: float = 0.0
+    lens: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -248,17 +257,18 @@ def _illumination(scene: Scene, rng: np.random.Generator) -> np.ndarray:
     return np.clip(light, 0.2, 1.5)
 
 
-def _cell_template(radius_px: float) -> np.ndarray:
+def _cell_template(radius_px: float, lens: float = 0.0) -> np.ndarray:
     """(k, k) float32 optical density of one refractive cell of unit strength.
 
     Darker towards its rim, lighter in the middle, with a faint bright ring just outside
-    (light bent by the cell), as cells look in brightfield.
+    (light bent by the cell), as cells look in brightfield; ``lens`` (`Body.lens`) lowers
+    the middle, below zero (brighter than the well) from about 0.45.
     """
     half = math.ceil(1.4 * radius_px) + 1
     yy, xx = np.mgrid[-half : half + 1, -half : half + 1].astype(np.float32)
     rho = np.sqrt(yy * yy + xx * xx) / np.float32(radius_px)
     inside = np.clip((1.0 - rho) * radius_px + 0.5, 0.0, 1.0)  # soft edge, about 1 px
-    body = inside * (0.45 + 0.55 * np.minimum(rho, 1.0) ** 3)
+    body = inside * ((0.45 - lens) + (0.55 + lens) * np.minimum(rho, 1.0) ** 3)
     ring = 0.18 * np.exp(-(((rho - 1.15) / 0.12) ** 2)) * (rho > 1.0)
     return (body - ring).astype(np.float32)
 
@@ -313,7 +323,9 @@ def _add_cellular_body(od: np.ndarray, mask: np.ndarray, body: Body, um: float, 
         layer = np.zeros(crop_shape, np.float32)
         np.add.at(layer, (iy[pick], ix[pick]), strength[pick].astype(np.float32))
         radius = float(np.mean(sizes[pick]))
-        points += cv2.filter2D(layer, -1, _cell_template(radius), borderType=cv2.BORDER_CONSTANT)
+        points += cv2.filter2D(
+            layer, -1, _cell_template(radius, body.lens), borderType=cv2.BORDER_CONSTANT
+        )
         compact = pick & (depth >= body.loose)
         for y, x, size in zip(iy[compact], ix[compact], sizes[compact], strict=True):
             cv2.circle(local, (int(x), int(y)), max(1, round(float(size))), 1, thickness=-1)

@@ -160,6 +160,33 @@ def _translucent(scene: Scene, rng: np.random.Generator) -> Scene:
     return replace(scene, bodies=bodies)
 
 
+def _light_border(scene: Scene, rng: np.random.Generator) -> Scene:
+    """The spheroid's border as loosely packed living cells that bend light: each cell
+    has a dark rim and a middle as light as the well or lighter (`Body.lens`), so the
+    band between the dark core and the outline is about as light as the background, only
+    its texture of cell outlines sets it apart; the band is in the mask."""
+    border = float(rng.uniform(0.12, 0.5))
+    lens = float(rng.uniform(0.35, 1.0))
+    fill = float(rng.uniform(0.0, 0.12))
+    cell_um = float(rng.uniform(9.0, 20.0))
+    bodies = tuple(
+        replace(
+            b,
+            border=border * (float(rng.uniform(1.0, 1.6)) if i else 1.0),
+            lens=lens,
+            fill=fill,
+            cell_um=cell_um,
+            loose=float(rng.uniform(0.0, 0.25)),
+            border_density=float(rng.uniform(0.25, 0.9)),
+            density=b.density * (float(rng.uniform(0.3, 1.0)) if i else 1.0),
+        )
+        if b.in_mask
+        else b
+        for i, b in enumerate(scene.bodies)
+    )
+    return replace(scene, bodies=bodies)
+
+
 def _shift(scene: Scene, dy: float, dx: float) -> Scene:
     """The scene with its spheroid bodies and debris moved by (dy, dx) pixels."""
     return replace(
@@ -220,6 +247,7 @@ def training_sample(
     burn_in_probability: float = 0.0,
     whole_well_probability: float = 0.0,
     translucent_probability: float = 0.0,
+    light_border_probability: float = 0.0,
 ) -> TrainingSample:
     """Sample ``index`` of the randomised set ``seed``; the same pair gives the same pixels.
 
@@ -233,8 +261,10 @@ def training_sample(
     low-magnification views of the whole well (3-8 um per pixel): the circular wall all
     round, dark outside it, a small spheroid inside. About ``translucent_probability`` of
     samples draw the spheroid (cellular) with a lighter, textured band of cells between
-    its dark core and its outline, inside the mask (`Body.fill`). All four default to 0,
-    which keeps the sets v1-v4 were trained on.
+    its dark core and its outline, inside the mask (`Body.fill`). About
+    ``light_border_probability`` of samples draw that band instead as refractive cells as
+    light as the well (`Body.lens`). All default to 0, which keeps the sets v1-v4 were
+    trained on.
     """
     rng = np.random.default_rng(np.random.SeedSequence([seed, _TAG, index]))
     scenario = Scenario(
@@ -292,6 +322,10 @@ def training_sample(
     rims = np.random.default_rng(np.random.SeedSequence([seed, _TAG, index, 3]))
     if rims.random() < translucent_probability:
         scene = _translucent(scene if cellular else _cellular(scene, rims), rims)
+        cellular = True
+    lights = np.random.default_rng(np.random.SeedSequence([seed, _TAG, index, 4]))
+    if lights.random() < light_border_probability:
+        scene = _light_border(scene if cellular else _cellular(scene, lights), lights)
     image, mask = render_scene(scene, rng)
     image = _post(image, rng)
     if extra.random() < burn_in_probability:

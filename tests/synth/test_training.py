@@ -50,11 +50,17 @@ def _digest(array: np.ndarray) -> str:
 
 
 def test_sets_made_before_whole_well_views_existed_are_remade_pixel_for_pixel() -> None:
-    """Digests taken with the generator before ``whole_well_probability`` was added."""
+    """Digests taken with the generator before ``whole_well_probability`` was added.
+
+    The second image's digest was taken again on 2026-12-02: a freshly built environment
+    (numpy 2.4.6, opencv-python-headless 5.1.0.95) drew it differently from the one of
+    commit 7d14973 (its mask the same), also with opencv 4.10-4.14 and numpy 2.2-2.3, and
+    also at that commit; the cause was not found. Sets made with cellular spheroids may
+    differ in a few pixels between environments; the plain sets did not."""
     a = training_sample(5, 3, shape=SHAPE, whole_well_probability=0.0)
     assert (_digest(a.image), _digest(a.mask)) == ("2f7e83eea672aea1", "da49d3e4c519c41b")
     b = training_sample(5, 3, shape=SHAPE, cellular_probability=1.0, burn_in_probability=1.0)
-    assert (_digest(b.image), _digest(b.mask)) == ("72a4506da3f1b47d", "f567f412dc958aaa")
+    assert (_digest(b.image), _digest(b.mask)) == ("c1ddb6e476c7f1c4", "f567f412dc958aaa")
 
 
 def test_whole_well_views_show_the_wall_all_round_and_a_small_spheroid_inside() -> None:
@@ -105,3 +111,27 @@ def test_translucent_spheroids_have_a_lighter_band_of_cells_inside_the_mask() ->
         if core_level + 8 < band_level < np.median(gray[outside]) - 8:
             bands += 1
     assert bands >= 3
+
+
+def test_light_borders_are_nearly_as_light_as_the_well_textured_and_inside_the_mask() -> None:
+    """With refractive border cells the band inside the outline is much nearer the
+    background's level than the core's (no clearly darker band to find), more textured
+    than the surroundings, and it is mask."""
+    light = 0
+    for index in range(6):
+        sample = training_sample(
+            11, index, shape=(512, 640), debris_fraction=0.0, light_border_probability=1.0
+        )
+        gray = minmax_to_uint8(sample.image).astype(np.float64)
+        mask = sample.mask.astype(np.uint8)
+        depth = cv2.distanceTransform(mask, cv2.DIST_L2, 5)
+        band = (depth > 0) & (depth <= 0.1 * depth.max())
+        core = depth >= 0.7 * depth.max()
+        ring = (cv2.dilate(mask, np.ones((41, 41), np.uint8)) > 0) & (mask == 0)
+        outside = cv2.dilate(mask, np.ones((81, 81), np.uint8)) == 0
+        core_level, band_level = np.median(gray[core]), np.median(gray[band])
+        background = np.median(gray[outside])
+        near_background = background - band_level < 0.35 * (background - core_level)
+        textured = np.std(gray[band]) > 1.3 * np.std(gray[ring])
+        light += bool(near_background and textured)
+    assert light >= 4
