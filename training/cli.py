@@ -98,6 +98,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="fraction of crops through random intensity changes (inversion, curves, halos)",
     )
     p.add_argument(
+        "--freeze-norm",
+        action="store_true",
+        help="keep the starting weights' batch-norm statistics (fine-tuning on a few images)",
+    )
+    p.add_argument(
         "--select-on",
         default="val_jcd",
         help="validation figure that picks best.pt: val_jcd, val_jcd_CATEGORY or a sum of "
@@ -170,7 +175,7 @@ def run(args: argparse.Namespace) -> int:
         batch_size=args.batch_size, crop=args.crop, augment=args.augment, patience=args.patience,
         object_crop_fraction=args.object_crop_fraction,
         dark_crop_fraction=args.dark_crop_fraction, photometric=args.photometric,
-        select_on=args.select_on,
+        freeze_norm=args.freeze_norm, select_on=args.select_on,
         bf16=not args.no_bf16, seed=args.seed, model_id=args.model_id,
         time_budget_s=args.time_budget_min * 60 if args.time_budget_min else None,
         fit_to_budget=args.fit_to_budget, device=args.device,

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -106,7 +107,7 @@ def preprocess_pair(
 
 
 def _synthetic_one(
-    args: tuple[int, int, float, dict[str, float]],
+    args: tuple[int, int, float, dict[str, Any]],
 ) -> tuple[np.ndarray, np.ndarray, str, float]:
     from hts.synth.training import training_sample
 

@@ -73,6 +73,11 @@ class TrainConfig:
     #: (`training.augment.photometric`: curves, inversion, halos, local contrast, blur,
     #: noise, JPEG), so the network cannot learn "spheroid = darkest pixels".
     photometric: float = 0.0
+    #: Keep the batch-norm layers as the starting weights had them: their running
+    #: statistics are not re-estimated from the crops (and their scale and shift not
+    #: trained). For fine-tuning on a few images, whose crops would otherwise replace
+    #: statistics learnt from thousands of images by those of one or two.
+    freeze_norm: bool = False
     #: Validation figure that picks ``best.pt`` and drives early stopping: ``val_jcd`` (all
     #: images) or ``val_jcd_CATEGORY`` (e.g. ``val_jcd_real`` for a set of real images
     #: given the category ``real``), or a sum of them (``val_jcd_real+val_jcd_debris``).
@@ -283,12 +288,34 @@ def predict_probability(
     return prob[: prob.shape[0] - py, : prob.shape[1] - px]
 
 
+def _norm_layers(model: Any) -> list[torch.nn.Module]:
+    return [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+
+
+def set_training_mode(model: Any, *, freeze_norm: bool) -> None:
+    """``model.train()``, with the batch-norm layers kept in inference mode (their running
+    statistics fixed) where ``freeze_norm`` (`TrainConfig.freeze_norm`)."""
+    model.train()
+    if freeze_norm:
+        for layer in _norm_layers(model):
+            layer.eval()
+
+
+def freeze_norm_parameters(model: Any) -> None:
+    """Stop gradients to the batch-norm layers' scale and shift."""
+    for layer in _norm_layers(model):
+        for parameter in layer.parameters():
+            parameter.requires_grad_(False)
+
+
 def validate(model: Any, data: Dataset, *, bf16: bool, device: str = "cpu") -> dict[str, float]:
     """Mean per-image JCD of the predicted spheroid, overall and per category.
 
     The spheroid is chosen as `hts run` chooses it (`choose_spheroid`, robust rule), so
-    whole-well views are scored as the pipeline measures them.
+    whole-well views are scored as the pipeline measures them. Each layer's training or
+    inference mode is as it was before.
     """
+    modes = [(m, m.training) for m in model.modules()]
     model.eval()
     jcd: list[float] = []
     for image, mask in zip(data.images, data.masks, strict=True):
@@ -296,7 +323,8 @@ def validate(model: Any, data: Dataset, *, bf16: bool, device: str = "cpu") -> d
         pred = choose_spheroid(prob >= 0.5, prob).spheroid.full()
         target, _ = largest_object(mask > 0)
         jcd.append(jaccard_distance(pred, target))
-    model.train()
+    for module, training in modes:
+        module.training = training
     out = {"val_jcd": float(np.mean(jcd))}
     for category in sorted(set(data.categories) - {""}):
         values = [j for j, c in zip(jcd, data.categories, strict=True) if c == category]
@@ -378,7 +406,11 @@ def train(
     rng = np.random.default_rng(config.seed)
 
     def new_model() -> Any:
-        return build_model(config.model).to(device, memory_format=torch.channels_last)
+        net = build_model(config.model).to(device, memory_format=torch.channels_last)
+        if config.freeze_norm:
+            freeze_norm_parameters(net)
+        set_training_mode(net, freeze_norm=config.freeze_norm)
+        return net
 
     model = new_model()
     lineage: dict[str, str] = {}
@@ -476,7 +508,7 @@ def train(
         optimizer.load_state_dict(ckpt["optimizer"])
         scheduler.load_state_dict(ckpt["scheduler"])
     metrics_path = out / "metrics.csv"
-    model.train()
+    set_training_mode(model, freeze_norm=config.freeze_norm)
     while state["epoch"] < epochs:
         t0 = time.perf_counter()
         losses = []

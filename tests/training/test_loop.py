@@ -176,3 +176,28 @@ def test_selection_score_names_or_sums_validation_figures() -> None:
     assert selection_score(row, "val_jcd_real+val_jcd_debris") == pytest.approx(0.4)
     with pytest.raises(ValueError, match="not a validation figure"):
         selection_score(row, "val_jcd_clean")
+
+
+def test_freeze_norm_keeps_the_starting_batch_norm_and_trains_the_rest(tmp_path: Path) -> None:
+    """Fine-tuning with ``freeze_norm``: running statistics, scale and shift of every
+    batch-norm layer come out as they went in; the convolutions do change."""
+    config = TrainConfig(
+        model=ModelConfig(encoder="resnet18"),
+        epochs=1,
+        steps_per_epoch=3,
+        batch_size=2,
+        crop=64,
+        max_lr=1e-3,
+        threads=1,
+        object_crop_fraction=0.5,
+    )
+    start = train(config, _disks(4, 1), _disks(2, 2), tmp_path / "start")
+    frozen = TrainConfig(**{**config.__dict__, "freeze_norm": True, "seed": 1})
+    tuned = train(frozen, _disks(4, 3), _disks(2, 2), tmp_path / "tuned", init=start)
+    before = torch.load(start, map_location="cpu", weights_only=True)["state_dict"]
+    after = torch.load(tuned, map_location="cpu", weights_only=True)["state_dict"]
+    norm = [k for k in before if ".bn" in k or k.split(".")[-1].startswith("running_")]
+    assert any(k.endswith("running_mean") for k in norm)
+    assert all(torch.equal(before[k], after[k]) for k in norm)
+    convs = [k for k in before if k.endswith("conv1.weight")]
+    assert convs and not all(torch.equal(before[k], after[k]) for k in convs)
