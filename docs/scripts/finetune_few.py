@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import csv
 import itertools
+import shlex
 import statistics
 import subprocess
 import sys
@@ -63,6 +64,12 @@ def main() -> int:
     p.add_argument("--k", type=int, nargs="+", default=[1, 2])
     p.add_argument("--init", default="unet", help="model to fine-tune (default: the shipped one)")
     p.add_argument("--max-splits", type=int, default=5)
+    p.add_argument(
+        "--also",
+        default="",
+        help="more `hts train` options after the recipe's, which they override "
+        '(e.g. "--max-lr 3e-5")',
+    )
     args = p.parse_args()
     images = sorted(f for f in args.images.iterdir() if f.is_file())
     masks = {f.stem: f for f in args.masks.iterdir()}
@@ -85,7 +92,8 @@ def main() -> int:
             before = _mean_jcd(args.init, te_im, te_mk, um, run / "eval_before")
             t0 = time.perf_counter()
             _hts("train", "--images", str(tr_im), "--masks", str(tr_mk), "--pixel-size-um",
-                 str(um), "--init", args.init, "--out", str(run / "model"), *RECIPE)  # fmt: skip
+                 str(um), "--init", args.init, "--out", str(run / "model"), *RECIPE,
+                 *shlex.split(args.also))  # fmt: skip
             seconds = time.perf_counter() - t0
             after = _mean_jcd(str(run / "model" / "best.pt"), te_im, te_mk, um, run / "eval_after")
             rows.append((k, name, len(test), before, after, seconds))

@@ -176,7 +176,7 @@ def _light_border(scene: Scene, rng: np.random.Generator) -> Scene:
             lens=lens,
             fill=fill,
             cell_um=cell_um,
-            loose=float(rng.uniform(0.0, 0.25)),
+            loose=float(rng.uniform(0.15, 0.5)),  # outer sparse cells: a halo, as annotated
             border_density=float(rng.uniform(0.25, 0.9)),
             density=b.density * (float(rng.uniform(0.3, 1.0)) if i else 1.0),
         )
