@@ -23,10 +23,11 @@ import sys
 import time
 from pathlib import Path
 
-#: The few-image recipe of the model card: short, low learning rate, strong photometric
-#: augmentation; every number here is an `hts train` option a lab can change.
+#: The few-image recipe of the model card: short, low learning rate, the starting
+#: batch-norm statistics kept, strong photometric augmentation; every number here is an
+#: `hts train` option a lab can change.
 RECIPE = [
-    "--loss", "image-dice+ce", "--max-lr", "1e-4", "--epochs", "6", "--steps-per-epoch", "25",
+    "--freeze-norm", "--loss", "image-dice+ce", "--max-lr", "3e-5", "--epochs", "6", "--steps-per-epoch", "25",
     "--batch-size", "4", "--crop", "256", "--object-crop-fraction", "0.7",
     "--photometric", "0.5", "--patience", "100",
 ]  # fmt: skip
@@ -65,15 +66,21 @@ def main() -> int:
     p.add_argument("--init", default="unet", help="model to fine-tune (default: the shipped one)")
     p.add_argument("--max-splits", type=int, default=5)
     p.add_argument(
+        "--without-freeze-norm",
+        action="store_true",
+        help="leave --freeze-norm out of the recipe (batch-norm re-estimated, as before)",
+    )
+    p.add_argument(
         "--also",
         default="",
         help="more `hts train` options after the recipe's, which they override "
-        '(e.g. "--max-lr 3e-5")',
+        '(as one argument: --also="--max-lr 3e-5")',
     )
     args = p.parse_args()
     images = sorted(f for f in args.images.iterdir() if f.is_file())
     masks = {f.stem: f for f in args.masks.iterdir()}
     um = args.pixel_size_um
+    recipe = [a for a in RECIPE if not (args.without_freeze_norm and a == "--freeze-norm")]
     rows = []
     for k in args.k:
         splits = list(itertools.combinations(range(len(images)), k))
@@ -92,7 +99,7 @@ def main() -> int:
             before = _mean_jcd(args.init, te_im, te_mk, um, run / "eval_before")
             t0 = time.perf_counter()
             _hts("train", "--images", str(tr_im), "--masks", str(tr_mk), "--pixel-size-um",
-                 str(um), "--init", args.init, "--out", str(run / "model"), *RECIPE,
+                 str(um), "--init", args.init, "--out", str(run / "model"), *recipe,
                  *shlex.split(args.also))  # fmt: skip
             seconds = time.perf_counter() - t0
             after = _mean_jcd(str(run / "model" / "best.pt"), te_im, te_mk, um, run / "eval_after")

@@ -37,6 +37,7 @@ def test_fine_tune_the_shipped_model_on_one_image(
                 "--pixel-size-um", "1.3", "--init", "unet", "--out", str(out),
                 "--epochs", "1", "--steps-per-epoch", "2", "--batch-size", "2", "--crop", "64",
                 "--max-lr", "1e-5", "--photometric", "0.5", "--loss", "image-dice+ce",
+                "--freeze-norm",
             ]
         )  # fmt: skip
     assert code == 0
