@@ -10,6 +10,7 @@ splits by spheroid.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import cv2
@@ -17,7 +18,7 @@ import numpy as np
 
 from hts.synth.growth import Scenario, imaging_times_h, simulate_spheroid
 from hts.synth.plate import DEBRIS_CATEGORY_MIN
-from hts.synth.render import Scene, WellEdge, render_scene
+from hts.synth.render import Body, Scene, WellEdge, render_scene
 from hts.synth.scene import ImagingConditions, sample_scene
 from hts.wells import WellId
 
@@ -137,14 +138,22 @@ def _cellular(scene: Scene, rng: np.random.Generator) -> Scene:
     return replace(scene, bodies=tuple(bodies))
 
 
+def _restyle_spheroid(scene: Scene, change: Callable[[int, Body], Body]) -> Scene:
+    """The scene with ``change(i, body)`` applied to each body in the mask (``i`` its
+    place among all bodies: 0 the main body, after it the lobes); satellites untouched."""
+    bodies = tuple(change(i, b) if b.in_mask else b for i, b in enumerate(scene.bodies))
+    return replace(scene, bodies=bodies)
+
+
 def _translucent(scene: Scene, rng: np.random.Generator) -> Scene:
     """The spheroid's border as a lighter, finely textured band of cells filling the
     space between the dark core and the compact outline (`Body.fill`), lobes lighter too;
     the band is in the mask."""
     border = float(rng.uniform(0.15, 0.45))
     fill = float(rng.uniform(0.12, 0.55))
-    bodies = tuple(
-        replace(
+    return _restyle_spheroid(
+        scene,
+        lambda i, b: replace(
             b,
             border=border,
             fill=fill * float(rng.uniform(0.8, 1.2)),
@@ -152,12 +161,8 @@ def _translucent(scene: Scene, rng: np.random.Generator) -> Scene:
             border_density=float(rng.uniform(0.1, 0.5)),
             # lobes (in the mask, after the main body): often lighter than the core
             density=b.density * (float(rng.uniform(0.3, 1.0)) if i else 1.0),
-        )
-        if b.in_mask
-        else b
-        for i, b in enumerate(scene.bodies)
+        ),
     )
-    return replace(scene, bodies=bodies)
 
 
 def _light_border(scene: Scene, rng: np.random.Generator) -> Scene:
@@ -169,8 +174,9 @@ def _light_border(scene: Scene, rng: np.random.Generator) -> Scene:
     lens = float(rng.uniform(0.35, 1.0))
     fill = float(rng.uniform(0.0, 0.12))
     cell_um = float(rng.uniform(9.0, 20.0))
-    bodies = tuple(
-        replace(
+    return _restyle_spheroid(
+        scene,
+        lambda i, b: replace(
             b,
             border=border * (float(rng.uniform(1.0, 1.6)) if i else 1.0),
             lens=lens,
@@ -179,12 +185,8 @@ def _light_border(scene: Scene, rng: np.random.Generator) -> Scene:
             loose=float(rng.uniform(0.15, 0.5)),  # outer sparse cells: a halo, as annotated
             border_density=float(rng.uniform(0.25, 0.9)),
             density=b.density * (float(rng.uniform(0.3, 1.0)) if i else 1.0),
-        )
-        if b.in_mask
-        else b
-        for i, b in enumerate(scene.bodies)
+        ),
     )
-    return replace(scene, bodies=bodies)
 
 
 def _shift(scene: Scene, dy: float, dx: float) -> Scene:

@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 
 from hts.segment.preprocess import minmax_to_uint8
-from hts.synth.training import training_sample
+from hts.synth.training import TrainingSample, training_sample
 
 SHAPE = (256, 320)
 
@@ -91,6 +91,22 @@ def test_cellular_samples_have_satellites_outside_the_mask_and_burned_in_labels(
     assert extreme.sum() > 50 and not (extreme & styled.mask).all()
 
 
+def _border_levels(
+    sample: TrainingSample, *, band: float, outside_px: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The 8-bit image and four regions by depth in the mask: the band within ``band`` of
+    the deepest point's depth from the outline, the core (depth >= 0.7 of it), the
+    background ``outside_px`` beyond the mask, and a 20-pixel ring just outside it."""
+    gray = minmax_to_uint8(sample.image).astype(np.float64)
+    mask = sample.mask.astype(np.uint8)
+    depth = cv2.distanceTransform(mask, cv2.DIST_L2, 5)
+    in_band = (depth > 0) & (depth <= band * depth.max())
+    core = depth >= 0.7 * depth.max()
+    outside = cv2.dilate(mask, np.ones((outside_px, outside_px), np.uint8)) == 0
+    ring = (cv2.dilate(mask, np.ones((41, 41), np.uint8)) > 0) & (mask == 0)
+    return gray, in_band, core, outside, ring
+
+
 def test_translucent_spheroids_have_a_lighter_band_of_cells_inside_the_mask() -> None:
     """Between the dark core and the outline lies a band lighter than the core and darker
     than the background, and it is part of the mask."""
@@ -99,14 +115,9 @@ def test_translucent_spheroids_have_a_lighter_band_of_cells_inside_the_mask() ->
         sample = training_sample(
             11, index, shape=(512, 640), debris_fraction=0.0, translucent_probability=1.0
         )
-        gray = minmax_to_uint8(sample.image).astype(np.float64)
-        mask = sample.mask.astype(np.uint8)
-        depth = cv2.distanceTransform(mask, cv2.DIST_L2, 5)
-        if depth.max() < 12:
+        if cv2.distanceTransform(sample.mask.astype(np.uint8), cv2.DIST_L2, 5).max() < 12:
             continue
-        band = (depth > 0) & (depth <= 0.12 * depth.max())
-        core = depth >= 0.7 * depth.max()
-        outside = cv2.dilate(mask, np.ones((61, 61), np.uint8)) == 0
+        gray, band, core, outside, _ = _border_levels(sample, band=0.12, outside_px=61)
         core_level, band_level = np.median(gray[core]), np.median(gray[band])
         if core_level + 8 < band_level < np.median(gray[outside]) - 8:
             bands += 1
@@ -122,13 +133,7 @@ def test_light_borders_are_nearly_as_light_as_the_well_textured_and_inside_the_m
         sample = training_sample(
             11, index, shape=(512, 640), debris_fraction=0.0, light_border_probability=1.0
         )
-        gray = minmax_to_uint8(sample.image).astype(np.float64)
-        mask = sample.mask.astype(np.uint8)
-        depth = cv2.distanceTransform(mask, cv2.DIST_L2, 5)
-        band = (depth > 0) & (depth <= 0.1 * depth.max())
-        core = depth >= 0.7 * depth.max()
-        ring = (cv2.dilate(mask, np.ones((41, 41), np.uint8)) > 0) & (mask == 0)
-        outside = cv2.dilate(mask, np.ones((81, 81), np.uint8)) == 0
+        gray, band, core, outside, ring = _border_levels(sample, band=0.1, outside_px=81)
         core_level, band_level = np.median(gray[core]), np.median(gray[band])
         background = np.median(gray[outside])
         near_background = background - band_level < 0.35 * (background - core_level)
