@@ -130,13 +130,15 @@ def synthetic(
     whole_well_probability: float = 0.0,
     translucent_probability: float = 0.0,
     light_border_probability: float = 0.0,
+    cluster_lobe_probability: float = 0.0,
     progress: Callable[[int], None] | None = None,
 ) -> Dataset:
     """``n`` domain-randomised samples of set ``seed``, preprocessed; each its own spheroid.
 
     ``well_edge_probability``, ``debris_fraction``, ``cellular_probability``,
     ``burn_in_probability``, ``whole_well_probability``, ``translucent_probability``,
-    ``light_border_probability``: see `hts.synth.training.training_sample`
+    ``light_border_probability``, ``cluster_lobe_probability``: see
+    `hts.synth.training.training_sample`
     (the defaults are that function's; sample ``i`` of a seed is the same image only under
     the same values).
     """
@@ -148,6 +150,7 @@ def synthetic(
         "whole_well_probability": whole_well_probability,
         "translucent_probability": translucent_probability,
         "light_border_probability": light_border_probability,
+        "cluster_lobe_probability": cluster_lobe_probability,
     }
     data = Dataset([], [], [], [], [])
     with ProcessPoolExecutor(max_workers=workers) as pool:

@@ -49,6 +49,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--light-border-probability", type=float, default=0.0,
         help="share of spheroids whose border cells are as light as the well (refractive)",
     )  # fmt: skip
+    p.add_argument(
+        "--cluster-lobe-probability", type=float, default=0.0,
+        help="share of spheroids with lobes of loosely packed cells joined by a neck",
+    )  # fmt: skip
     p.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
@@ -72,6 +76,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         whole_well_probability=args.whole_well_probability,
         translucent_probability=args.translucent_probability,
         light_border_probability=args.light_border_probability,
+        cluster_lobe_probability=args.cluster_lobe_probability,
         progress=progress,
     )
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -23,6 +23,7 @@ from hts.io.ingest_report import IngestReport, ProblemKind
 from hts.io.ingest_steps import (
     IngestOptions,
     IngestRun,
+    files_per_task,
     finish_report,
     inspect_files,
     remove_if_empty,
@@ -273,9 +274,12 @@ def _write(
         if progress is not None:
             progress(len(batch))
 
+    per_task = run.options.files_per_task or files_per_task(
+        len(jobs), sum(client.nthreads().values())
+    )
     try:
         map_bounded(
-            client, write_images, _chunks(jobs, run.options.files_per_task), on_result=on_result,
+            client, write_images, _chunks(jobs, per_task), on_result=on_result,
             plate_path=str(run.out), shape=shape, dtype=dtype.name,
         )  # fmt: skip
     except BaseException:

@@ -18,7 +18,7 @@ import numpy as np
 
 from hts.synth.growth import Scenario, imaging_times_h, simulate_spheroid
 from hts.synth.plate import DEBRIS_CATEGORY_MIN
-from hts.synth.render import Body, Scene, WellEdge, render_scene
+from hts.synth.render import Body, Scene, WellEdge, outline_radius, render_scene
 from hts.synth.scene import ImagingConditions, sample_scene
 from hts.wells import WellId
 
@@ -189,6 +189,41 @@ def _light_border(scene: Scene, rng: np.random.Generator) -> Scene:
     )
 
 
+def _cluster_lobes(scene: Scene, rng: np.random.Generator) -> Scene:
+    """One to three lobes of loosely packed cells on the spheroid's outline, in the mask:
+    clusters whose single cells show (little or no dense core, `Body.border` near 1),
+    lighter than the spheroid's core, joined to it by a neck as narrow as a few cells, as
+    lobed patient-derived spheroids look. The scene's spheroid must be cellular."""
+    main = scene.bodies[0]
+    lobes = []
+    for _ in range(int(rng.integers(1, 4))):
+        angle = float(rng.uniform(-math.pi, math.pi))
+        radius = main.radius_px * float(rng.uniform(0.2, 0.45))
+        # centre just outside the compact outline (inside the loose halo, `Body.loose`):
+        # the lobe overlaps the cell mass by 0.5-1 of its radius
+        reach = outline_radius(np.array([angle]), main.radius_px, main.harmonics)[0]
+        reach *= 1.0 - main.border * main.loose
+        reach += radius * float(rng.uniform(0.0, 0.5))
+        lobes.append(
+            replace(
+                main,
+                centre_yx=_towards(main.centre_yx, angle, float(reach)),
+                radius_px=radius,
+                harmonics=(
+                    (2, float(rng.uniform(0.0, 0.25)), angle),
+                    (3, float(rng.uniform(0.0, 0.15)), float(rng.uniform(-math.pi, math.pi))),
+                ),
+                border=float(rng.uniform(0.75, 1.0)),
+                border_density=float(rng.uniform(0.25, 0.9)),
+                density=main.density * float(rng.uniform(0.2, 0.6)),
+                loose=float(rng.uniform(0.0, 0.2)),
+                fill=0.0,
+                lens=float(rng.uniform(0.0, 0.6)),
+            )
+        )
+    return replace(scene, bodies=(main, *lobes, *scene.bodies[1:]))
+
+
 def _shift(scene: Scene, dy: float, dx: float) -> Scene:
     """The scene with its spheroid bodies and debris moved by (dy, dx) pixels."""
     return replace(
@@ -250,6 +285,7 @@ def training_sample(
     whole_well_probability: float = 0.0,
     translucent_probability: float = 0.0,
     light_border_probability: float = 0.0,
+    cluster_lobe_probability: float = 0.0,
 ) -> TrainingSample:
     """Sample ``index`` of the randomised set ``seed``; the same pair gives the same pixels.
 
@@ -265,7 +301,9 @@ def training_sample(
     samples draw the spheroid (cellular) with a lighter, textured band of cells between
     its dark core and its outline, inside the mask (`Body.fill`). About
     ``light_border_probability`` of samples draw that band instead as refractive cells as
-    light as the well (`Body.lens`). All default to 0, which keeps the sets v1-v4 were
+    light as the well (`Body.lens`). About ``cluster_lobe_probability`` of samples add
+    lobes of loosely packed cells joined to the spheroid by a neck, in the mask. All
+    default to 0, which keeps the sets v1-v4 were
     trained on.
     """
     rng = np.random.default_rng(np.random.SeedSequence([seed, _TAG, index]))
@@ -328,6 +366,10 @@ def training_sample(
     lights = np.random.default_rng(np.random.SeedSequence([seed, _TAG, index, 4]))
     if lights.random() < light_border_probability:
         scene = _light_border(scene if cellular else _cellular(scene, lights), lights)
+        cellular = True
+    lobed = np.random.default_rng(np.random.SeedSequence([seed, _TAG, index, 5]))
+    if lobed.random() < cluster_lobe_probability:
+        scene = _cluster_lobes(scene if cellular else _cellular(scene, lobed), lobed)
     image, mask = render_scene(scene, rng)
     image = _post(image, rng)
     if extra.random() < burn_in_probability:

@@ -140,3 +140,28 @@ def test_light_borders_are_nearly_as_light_as_the_well_textured_and_inside_the_m
         textured = np.std(gray[band]) > 1.3 * np.std(gray[ring])
         light += bool(near_background and textured)
     assert light >= 4
+
+
+def test_cluster_lobes_add_lighter_cell_clusters_joined_to_the_spheroid_in_its_mask() -> None:
+    """Lobes of loosely packed cells grow the mask outwards, stay one piece with it and
+    are lighter than the spheroid's core; without the option the mask is as before."""
+    kept = 0
+    for index in range(6):
+        plain = training_sample(
+            12, index, shape=(512, 640), debris_fraction=0.0, cellular_probability=1.0
+        )
+        lobed = training_sample(
+            12,
+            index,
+            shape=(512, 640),
+            debris_fraction=0.0,
+            cellular_probability=1.0,
+            cluster_lobe_probability=1.0,
+        )
+        added = lobed.mask & ~plain.mask
+        n_parts, _ = cv2.connectedComponents(lobed.mask.astype(np.uint8))
+        gray = minmax_to_uint8(lobed.image).astype(np.float32)
+        core = cv2.erode(plain.mask.astype(np.uint8), np.ones((15, 15), np.uint8)) > 0
+        lighter = core.any() and np.median(gray[added]) > np.median(gray[core]) + 10
+        kept += bool(added.sum() > 0.02 * plain.mask.sum() and n_parts == 2 and lighter)
+    assert kept >= 5
