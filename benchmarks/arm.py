@@ -3,6 +3,7 @@
 Usage::
 
     python benchmarks/arm.py [--sizes 1000 10000 100000] [--ingest-max 10000]
+                             [--ingest-only] [--files-per-task N]
 
 For each size N (in its own Python process, so peak memory is that size's alone), one
 384-well plate of tiny 16-bit images (48 x 64; 1k: 100 wells x 10 scans, 10k: 384 x 26,
@@ -29,7 +30,9 @@ then the same run again, with nothing to do. Reported per size:
   plate's building or ingest does not count; Linux only);
 - the no-op re-run: `run_plate` on the finished store (wall).
 
-The images and stores of each size are deleted after it is measured.
+``--ingest-only`` stops after the ingest (its two columns); ``--files-per-task`` sets
+`IngestOptions.files_per_task` (default: sized to the run). The images and stores of each
+size are deleted after it is measured.
 """
 
 from __future__ import annotations
@@ -212,7 +215,14 @@ def build_plate(plate_path: Path, n: int) -> float:
     return spent
 
 
-def measure(n: int, workdir: Path, *, ingest_max: int) -> dict[str, float]:
+def measure(
+    n: int,
+    workdir: Path,
+    *,
+    ingest_max: int,
+    ingest_only: bool = False,
+    files_per_task: int | None = None,
+) -> dict[str, float]:
     """Everything for one size, in this process."""
     import os
     import resource
@@ -252,12 +262,16 @@ def measure(n: int, workdir: Path, *, ingest_max: int) -> dict[str, float]:
         spec = ClusterSpec(cluster.scheduler_address)
         c0, t0 = cpu(), time.perf_counter()
         if real_ingest:
-            ingest(images, plate, options=IngestOptions(pixel_size_um=2.0), cluster=spec)
+            options = IngestOptions(pixel_size_um=2.0, files_per_task=files_per_task)
+            ingest(images, plate, options=options, cluster=spec)
             shutil.rmtree(images)
         else:
             out["records_s"] = build_plate(plate, n)
         out["ingest_s"] = time.perf_counter() - t0
         out["ingest_client_cpu_ms_per_image"] = (cpu() - c0) / n * 1e3
+        if ingest_only:
+            shutil.rmtree(base)
+            return out
 
         planned: list[float] = []
         out["client_rss_before_run_mb"] = reset_peak()
@@ -312,16 +326,28 @@ def main() -> None:
         "--ingest-max", type=int, default=10000,
         help="larger plates are written directly, not ingested from files",
     )  # fmt: skip
+    parser.add_argument("--ingest-only", action="store_true", help="stop after the ingest")
+    parser.add_argument("--files-per-task", type=int, help="ingest files per task")
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)  # the child's size
     args = parser.parse_args()
     if args.one:
-        print(json.dumps(measure(args.one, args.workdir, ingest_max=args.ingest_max)))
+        row = measure(
+            args.one,
+            args.workdir,
+            ingest_max=args.ingest_max,
+            ingest_only=args.ingest_only,
+            files_per_task=args.files_per_task,
+        )
+        print(json.dumps(row))
         return
     args.workdir.mkdir(parents=True, exist_ok=True)
     rows = []
     for n in args.sizes:
         command = [sys.executable, __file__, "--one", str(n), "--workdir", str(args.workdir)]
         command += ["--ingest-max", str(args.ingest_max)]
+        command += ["--ingest-only"] if args.ingest_only else []
+        if args.files_per_task:
+            command += ["--files-per-task", str(args.files_per_task)]
         proc = subprocess.run(command, check=True, capture_output=True, text=True)
         rows.append(json.loads(proc.stdout.strip().splitlines()[-1]))
         print(json.dumps(rows[-1]), file=sys.stderr)
@@ -344,6 +370,8 @@ def main() -> None:
         ("worker RSS before run (MB)", "worker_rss_before_run_mb", "{:.0f}"),
         ("no-op re-run (s)", "noop_rerun_s", "{:.2f}"),
     ]
+    if args.ingest_only:
+        columns = columns[:3]
     print("| " + " | ".join(c[0] for c in columns) + " |")
     print("|" + "---:|" * len(columns))
     for r in rows:
