@@ -231,7 +231,7 @@ def measure(
 
     from distributed import Client, LocalCluster
 
-    from hts.distributed.cluster import ClusterSpec
+    from hts.distributed.cluster import ClusterSpec, local_cluster_config
     from hts.distributed.ingest import ingest
     from hts.distributed.run import run_plate
     from hts.engines import THREADS_ENV
@@ -252,13 +252,12 @@ def measure(
     site = _install_plugin(base / "site")
     os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (site, os.environ.get("PYTHONPATH")) if p)
     sys.path.insert(0, site)
-    with (
-        LocalCluster(
+    with local_cluster_config():  # as hts makes its local clusters
+        cluster = LocalCluster(
             n_workers=1, threads_per_worker=2, processes=True, dashboard_address=None,
             env={THREADS_ENV: "2"},
-        ) as cluster,
-        Client(cluster) as client,
-    ):  # fmt: skip
+        )  # fmt: skip
+    with cluster, Client(cluster) as client:
         spec = ClusterSpec(cluster.scheduler_address)
         c0, t0 = cpu(), time.perf_counter()
         if real_ingest:

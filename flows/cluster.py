@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from hts.distributed import (
     ClusterSpec,
     engine_threads_per_worker,
+    local_cluster_config,
     local_cluster_options,
     usable_cores,
 )
@@ -142,16 +143,17 @@ def _open(config: ClusterConfig, *, share_local: bool) -> Iterator[ClusterSpec]:
             from distributed import LocalCluster
 
             n_workers = config.n_workers or usable_cores()
-            cluster = stack.enter_context(
-                LocalCluster(
-                    n_workers=n_workers,
-                    threads_per_worker=config.threads_per_worker,
-                    processes=True,
-                    # the engines' share of the cores (Dask resets OMP_NUM_THREADS to 1)
-                    env={THREADS_ENV: str(engine_threads_per_worker(n_workers))},
-                    # on 127.0.0.1 only, free ports, a dashboard only when asked for
-                    **local_cluster_options(dashboard_address=config.dashboard_address),
+            with local_cluster_config():  # in force while the scheduler and workers start
+                cluster = stack.enter_context(
+                    LocalCluster(
+                        n_workers=n_workers,
+                        threads_per_worker=config.threads_per_worker,
+                        processes=True,
+                        # the engines' share of the cores (Dask resets OMP_NUM_THREADS to 1)
+                        env={THREADS_ENV: str(engine_threads_per_worker(n_workers))},
+                        # on 127.0.0.1 only, free ports, a dashboard only when asked for
+                        **local_cluster_options(dashboard_address=config.dashboard_address),
+                    )
                 )
-            )
         _wait(cluster.scheduler_address, config.wait_for_workers_s)
         yield ClusterSpec(cluster.scheduler_address)

@@ -15,6 +15,7 @@ __all__ = [
     "ClusterSpec",
     "dask_client",
     "engine_threads_per_worker",
+    "local_cluster_config",
     "local_cluster_options",
     "map_bounded",
     "usable_cores",
@@ -105,6 +106,25 @@ def local_cluster_options(
     }
 
 
+#: How often a local cluster's scheduler and workers check that their event loop answers.
+#: Dask's default, 20 ms, cost the process that holds the scheduler (the client's, for a
+#: local cluster) about 0.03 s of CPU per second, idle or not: most of an idle cluster's
+#: CPU (docs/benchmarks.md). A blocked loop is still reported, 0.2 s later at most.
+LOCAL_TICK_INTERVAL = "200ms"
+_DASK_DEFAULT_TICK = "20ms"
+
+
+def local_cluster_config() -> Any:
+    """A context in which a local cluster is made: Dask's configuration with the event-loop
+    check every `LOCAL_TICK_INTERVAL`, unless it was configured otherwise (kept then).
+    Worker processes get the configuration in force when they start."""
+    import dask
+
+    if dask.config.get("distributed.admin.tick.interval") != _DASK_DEFAULT_TICK:
+        return dask.config.set({})
+    return dask.config.set({"distributed.admin.tick.interval": LOCAL_TICK_INTERVAL})
+
+
 @contextmanager
 def dask_client(spec: ClusterSpec | None = None) -> Iterator[Any]:
     """Yield a ``distributed.Client``: connected to ``spec.scheduler`` or to a new local cluster.
@@ -128,19 +148,20 @@ def dask_client(spec: ClusterSpec | None = None) -> Iterator[Any]:
     quiet = _SlowExitFilter()
     with ExitStack() as stack:
         stack.callback(nanny_log.removeFilter, quiet)  # runs last, after the cluster closed
-        cluster = stack.enter_context(
-            LocalCluster(
-                n_workers=spec.n_workers,
-                threads_per_worker=spec.threads_per_worker,
-                processes=spec.processes,
-                memory_limit=spec.memory_limit,
-                resources=spec.resources,
-                **local_cluster_options(
-                    processes=spec.processes, dashboard_address=spec.dashboard_address
-                ),
-                **worker_env,
+        with local_cluster_config():  # in force while the scheduler and workers start
+            cluster = stack.enter_context(
+                LocalCluster(
+                    n_workers=spec.n_workers,
+                    threads_per_worker=spec.threads_per_worker,
+                    processes=spec.processes,
+                    memory_limit=spec.memory_limit,
+                    resources=spec.resources,
+                    **local_cluster_options(
+                        processes=spec.processes, dashboard_address=spec.dashboard_address
+                    ),
+                    **worker_env,
+                )
             )
-        )
         client = stack.enter_context(Client(cluster, set_as_default=False))
         if spec.dashboard_address:
             log.info("Dask dashboard: %s", cluster.dashboard_link)

@@ -7,7 +7,9 @@ import time
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
+import dask
 import pytest
 from distributed import Client, LocalCluster
 
@@ -142,3 +144,28 @@ def test_closing_a_slow_worker_prints_no_warning(caplog: pytest.LogCaptureFixtur
     assert not [m for m in said if "still alive" in m], said
     # the filter is gone with the cluster: other clusters' nannies still warn
     assert not logging.getLogger("distributed.nanny").filters
+
+
+def _ticks(client: Client) -> set[float]:
+    """The event-loop check interval (ms) of the scheduler and of every worker."""
+
+    def tick(dask_scheduler: object = None, dask_worker: object = None) -> float:
+        server: Any = dask_scheduler or dask_worker
+        return float(server.periodic_callbacks["tick"].callback_time)
+
+    return {client.run_on_scheduler(tick), *client.run(tick).values()}
+
+
+def test_local_clusters_check_their_event_loops_every_200_ms() -> None:
+    """Dask's 20 ms check cost most of an idle local cluster's CPU."""
+    with dask_client(ClusterSpec(n_workers=1, threads_per_worker=1)) as client:
+        assert _ticks(client) == {200.0}
+    assert dask.config.get("distributed.admin.tick.interval") == "20ms"  # set back
+
+
+def test_a_configured_event_loop_check_is_kept() -> None:
+    with (
+        dask.config.set({"distributed.admin.tick.interval": "50ms"}),
+        dask_client(ClusterSpec(n_workers=1, threads_per_worker=1, processes=False)) as client,
+    ):
+        assert _ticks(client) == {50.0}
