@@ -303,8 +303,7 @@ def training_sample(
     ``light_border_probability`` of samples draw that band instead as refractive cells as
     light as the well (`Body.lens`). About ``cluster_lobe_probability`` of samples add
     lobes of loosely packed cells joined to the spheroid by a neck, in the mask. All
-    default to 0, which keeps the sets v1-v4 were
-    trained on.
+    default to 0, which keeps the sets v1-v4 were trained on.
     """
     rng = np.random.default_rng(np.random.SeedSequence([seed, _TAG, index]))
     scenario = Scenario(
