@@ -216,7 +216,9 @@ def _cluster_lobes(scene: Scene, rng: np.random.Generator) -> Scene:
                 border=float(rng.uniform(0.75, 1.0)),
                 border_density=float(rng.uniform(0.25, 0.9)),
                 density=main.density * float(rng.uniform(0.2, 0.6)),
-                loose=float(rng.uniform(0.0, 0.2)),
+                # the outer sparse cells a halo outside the mask, as the main body's (run17
+                # drew lobes with 0-0.2, and outlines grew over loose cells on real images)
+                loose=float(rng.uniform(0.2, 0.5)),
                 fill=0.0,
                 lens=float(rng.uniform(0.0, 0.6)),
             )
