@@ -243,7 +243,9 @@ def _treated(
     diameter = before_regrowth(t_d)
     if not controlled:
         d_on = float(before_regrowth(np.array([onset_d]))[0])
-        d_max = scenario.max_diameter_um * rng.uniform(0.9, 1.1)
+        # the plateau lies above the relapse threshold (a spheroid large at treatment can
+        # have a threshold above the drawn plateau; the rate below has no solution then)
+        d_max = max(scenario.max_diameter_um * rng.uniform(0.9, 1.1), 1.05 * threshold_d)
         # Solve the Gompertz rate so the curve passes the threshold exactly at crossing_d.
         ratio = math.log(threshold_d / d_max) / math.log(d_on / d_max)
         beta = -math.log(ratio) / (crossing_d - onset_d)
