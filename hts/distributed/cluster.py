@@ -6,7 +6,7 @@ import logging
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import ExitStack, contextmanager
+from contextlib import AbstractContextManager, ExitStack, contextmanager, nullcontext
 from typing import Any, TypeVar
 
 from hts.engines.settings import THREADS_ENV
@@ -114,14 +114,14 @@ LOCAL_TICK_INTERVAL = "200ms"
 _DASK_DEFAULT_TICK = "20ms"
 
 
-def local_cluster_config() -> Any:
+def local_cluster_config() -> AbstractContextManager[Any]:
     """A context in which a local cluster is made: Dask's configuration with the event-loop
     check every `LOCAL_TICK_INTERVAL`, unless it was configured otherwise (kept then).
     Worker processes get the configuration in force when they start."""
     import dask
 
     if dask.config.get("distributed.admin.tick.interval") != _DASK_DEFAULT_TICK:
-        return dask.config.set({})
+        return nullcontext()
     return dask.config.set({"distributed.admin.tick.interval": LOCAL_TICK_INTERVAL})
 
 

@@ -360,17 +360,17 @@ def training_sample(
     cellular = extra.random() < cellular_probability
     if cellular:
         scene = _cellular(scene, extra)
-    rims = np.random.default_rng(np.random.SeedSequence([seed, _TAG, index, 3]))
-    if rims.random() < translucent_probability:
-        scene = _translucent(scene if cellular else _cellular(scene, rims), rims)
-        cellular = True
-    lights = np.random.default_rng(np.random.SeedSequence([seed, _TAG, index, 4]))
-    if lights.random() < light_border_probability:
-        scene = _light_border(scene if cellular else _cellular(scene, lights), lights)
-        cellular = True
-    lobed = np.random.default_rng(np.random.SeedSequence([seed, _TAG, index, 5]))
-    if lobed.random() < cluster_lobe_probability:
-        scene = _cluster_lobes(scene if cellular else _cellular(scene, lobed), lobed)
+    # looks of a cellular spheroid, each from its own stream (a cellular one is made first)
+    looks = (
+        (3, translucent_probability, _translucent),
+        (4, light_border_probability, _light_border),
+        (5, cluster_lobe_probability, _cluster_lobes),
+    )
+    for stream, probability, look in looks:
+        draws = np.random.default_rng(np.random.SeedSequence([seed, _TAG, index, stream]))
+        if draws.random() < probability:
+            scene = look(scene if cellular else _cellular(scene, draws), draws)
+            cellular = True
     image, mask = render_scene(scene, rng)
     image = _post(image, rng)
     if extra.random() < burn_in_probability:

@@ -143,8 +143,8 @@ def test_light_borders_are_nearly_as_light_as_the_well_textured_and_inside_the_m
 
 
 def test_cluster_lobes_add_lighter_cell_clusters_joined_to_the_spheroid_in_its_mask() -> None:
-    """Lobes of loosely packed cells grow the mask outwards, stay one piece with it and
-    are lighter than the spheroid's core; without the option the mask is as before."""
+    """Lobes of loosely packed cells grow the mask outwards (beyond the same sample's
+    mask without them), stay one piece with it and are lighter than the spheroid's core."""
     kept = 0
     for index in range(6):
         plain = training_sample(
