@@ -143,7 +143,8 @@ def _open(config: ClusterConfig, *, share_local: bool) -> Iterator[ClusterSpec]:
             from distributed import LocalCluster
 
             n_workers = config.n_workers or usable_cores()
-            with local_cluster_config():  # in force while the scheduler and workers start
+            # in force while the scheduler and workers start
+            with local_cluster_config(dashboard=config.dashboard_address is not None):
                 cluster = stack.enter_context(
                     LocalCluster(
                         n_workers=n_workers,

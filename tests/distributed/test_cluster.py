@@ -163,6 +163,30 @@ def test_local_clusters_check_their_event_loops_every_200_ms() -> None:
     assert dask.config.get("distributed.admin.tick.interval") == "20ms"  # set back
 
 
+def _profiles(client: Client) -> set[bool]:
+    """Whether each worker runs Dask's statistical profiler."""
+
+    def profiling(dask_worker: Any) -> bool:
+        return "profile-cycle" in dask_worker.periodic_callbacks
+
+    return set(client.run(profiling).values())
+
+
+def test_local_workers_do_not_profile_without_a_dashboard() -> None:
+    """The profiler's one-second profiles grew a worker by tens of MB over a long run."""
+    with dask_client(ClusterSpec(n_workers=1, threads_per_worker=1)) as client:
+        assert _profiles(client) == {False}
+    assert dask.config.get("distributed.worker.profile.enabled") is True  # set back
+
+
+def test_local_workers_profile_for_a_dashboard() -> None:
+    spec = ClusterSpec(
+        n_workers=1, threads_per_worker=1, processes=False, dashboard_address="127.0.0.1:0"
+    )
+    with dask_client(spec) as client:
+        assert _profiles(client) == {True}
+
+
 def test_a_configured_event_loop_check_is_kept() -> None:
     with (
         dask.config.set({"distributed.admin.tick.interval": "50ms"}),
