@@ -122,8 +122,8 @@ def local_cluster_config(*, dashboard: bool = False) -> AbstractContextManager[A
       (kept then).
     - Without a ``dashboard``, workers do not run Dask's statistical profiler: it samples
       every thread's stack every 10 ms for the dashboard's profile pages, and a worker
-      keeps the last 1,000 one-second profiles, which grew a worker by about 70 MB over a
-      long run of small images (docs/benchmarks.md). With a dashboard, or where Dask's
+      keeps the last 1,000 one-second profiles, which grew a worker by 40 MB over a 5-minute
+      run of small images (docs/benchmarks.md). With a dashboard, or where Dask's
       configuration turns it off already, nothing about it changes.
     """
     import dask
