@@ -18,7 +18,7 @@ import numpy.typing as npt
 
 from hts.measure.morphometrics import largest_object
 
-__all__ = ["ClassicalConfig", "otsu_threshold", "segment_classical"]
+__all__ = ["ClassicalConfig", "dark_mask", "otsu_threshold", "segment_classical"]
 
 # Long side of the coarse image the illumination surface is fitted on, in pixels.
 _COARSE_SIDE_PX = 128
@@ -140,13 +140,18 @@ def _disk(radius_px: float) -> np.ndarray:
     return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size))
 
 
-def segment_classical(
+def dark_mask(
     image: npt.ArrayLike,
     *,
     pixel_size_um: float,
     config: ClassicalConfig | None = None,
-) -> npt.NDArray[np.float32]:
-    """Segment the spheroid as the largest dark compact object (classical baseline).
+) -> npt.NDArray[np.bool_]:
+    """Pixels clearly darker than the illumination-corrected background, cleaned up.
+
+    Smooth, divide out the illumination surface, threshold the dark side with Otsu's
+    method (never closer to the background than its noise allows), then open and close
+    morphologically. `segment_classical` keeps the largest filled object of this map;
+    `hts.segment.outline` uses it to place a network's outline.
 
     Parameters
     ----------
@@ -159,9 +164,8 @@ def segment_classical(
 
     Returns
     -------
-    (Y, X) float32
-        0/1 "probability" map of the filled largest object (all 0 when none is found),
-        with the same interface as a network's output: threshold at 0.5.
+    (Y, X) bool
+        All False for a flat image.
     """
     if not (pixel_size_um > 0 and math.isfinite(pixel_size_um)):
         raise ValueError(f"pixel_size_um must be a positive number, got {pixel_size_um}")
@@ -172,7 +176,7 @@ def segment_classical(
     work = array.astype(np.float32)
     lo = float(work.min())
     if float(work.max()) == lo:
-        return np.zeros(array.shape, dtype=np.float32)
+        return np.zeros(array.shape, dtype=bool)
     # Taking off the darkest value (about the camera offset) makes the ratio below close
     # to a transmittance; the +1 keeps it finite.
     work -= lo - 1.0
@@ -202,6 +206,34 @@ def segment_classical(
 
     dark = cv2.morphologyEx(dark, cv2.MORPH_OPEN, _disk(config.opening_radius_um / pixel_size_um))
     dark = cv2.morphologyEx(dark, cv2.MORPH_CLOSE, _disk(config.closing_radius_um / pixel_size_um))
+    return dark.astype(bool)
+
+
+def segment_classical(
+    image: npt.ArrayLike,
+    *,
+    pixel_size_um: float,
+    config: ClassicalConfig | None = None,
+) -> npt.NDArray[np.float32]:
+    """Segment the spheroid as the largest dark compact object (classical baseline).
+
+    Parameters
+    ----------
+    image : (Y, X) array, uint8 or uint16 (any real dtype works)
+        Brightfield image: dark spheroid on a brighter, possibly unevenly lit background.
+    pixel_size_um : float
+        Edge length of a pixel, in micrometres; kernel sizes scale with it.
+    config : ClassicalConfig, optional
+        Defaults to ``ClassicalConfig()``.
+
+    Returns
+    -------
+    (Y, X) float32
+        0/1 "probability" map of the filled largest object (all 0 when none is found),
+        with the same interface as a network's output: threshold at 0.5.
+    """
+    config = ClassicalConfig() if config is None else config
+    dark = dark_mask(image, pixel_size_um=pixel_size_um, config=config)
     min_area_px = math.pi / 4 * (config.min_diameter_um / pixel_size_um) ** 2
     spheroid, _ = largest_object(dark, min_area_px=max(1, math.ceil(min_area_px)))
     return spheroid.astype(np.float32)

@@ -11,9 +11,11 @@ import numpy as np
 
 from hts.engines import Engine, get_engine
 from hts.measure.choose import choose_spheroid
+from hts.segment.outline import OutlineRule, refine_outline
 from hts.segment.preprocess import PreprocessConfig, preprocess, restore_probability
 
 __all__ = [
+    "EDGE_SUFFIX",
     "FLIPS",
     "POLARITY_SUFFIX",
     "SCALE_MARK",
@@ -29,25 +31,35 @@ __all__ = [
 TTA_SUFFIX = "+tta"
 #: Appended after it for results where a small or doubtful spheroid got a second, closer look.
 ZOOM_SUFFIX = "+zoom"
-#: Appended last for results where a doubtful image was also seen inverted.
+#: Appended after it for results where a doubtful image was also seen inverted.
 POLARITY_SUFFIX = "+pol"
+#: Appended last for results whose outline was grown to the dark cells around the
+#: network's spheroid (`hts.segment.outline`).
+EDGE_SUFFIX = "+edge"
 #: Marks a network input scale other than the paper's in a model id or segmenter name
 #: (``unet@0.6``: the image resized to 0.6 of its size instead of half).
 SCALE_MARK = "@"
 
 
 def mode_suffix(
-    *, scale: float | None, flip_average: bool, zoom: bool = False, polarity: bool = False
+    *,
+    scale: float | None,
+    flip_average: bool,
+    zoom: bool = False,
+    polarity: bool = False,
+    edge: bool = False,
 ) -> str:
     """What a model id gets for a non-default input scale (None: the default), for flip
-    averaging, for the second look at small spheroids and for the polarity check, in that
-    order: ``""``, ``"@0.6"``, ``"+tta"``, ``"+zoom"``, ``"@0.6+tta+zoom+pol"``, ..."""
+    averaging, for the second look at small spheroids, for the polarity check and for the
+    outline grown to the dark cells around it, in that order: ``""``, ``"@0.6"``,
+    ``"+tta"``, ``"+edge"``, ``"@0.6+tta+zoom+pol+edge"``, ..."""
     marked = scale is not None and scale != PreprocessConfig().scale
     return (
         (f"{SCALE_MARK}{scale:g}" if marked else "")
         + (TTA_SUFFIX if flip_average else "")
         + (ZOOM_SUFFIX if zoom else "")
         + (POLARITY_SUFFIX if polarity else "")
+        + (EDGE_SUFFIX if edge else "")
     )
 
 
@@ -146,6 +158,7 @@ class NetworkSegmenter:
     flip_average: bool = False
     polarity: PolarityRule | None = None
     zoom: ZoomRule | None = None
+    outline: OutlineRule | None = None
 
     @classmethod
     def load(
@@ -158,6 +171,7 @@ class NetworkSegmenter:
         scale: float | None = None,
         zoom: bool = False,
         polarity: bool = False,
+        edge: bool = False,
     ) -> NetworkSegmenter:
         """Load ``weights`` into ``engine`` (`hts.engines.get_engine` with
         ``engine_options``)."""
@@ -165,7 +179,7 @@ class NetworkSegmenter:
         loaded = get_engine(engine, weights, **(engine_options or {}))
         model_id = loaded.model_id
         model_id += mode_suffix(
-            scale=config.scale, flip_average=flip_average, zoom=zoom, polarity=polarity
+            scale=config.scale, flip_average=flip_average, zoom=zoom, polarity=polarity, edge=edge
         )
         return cls(
             loaded,
@@ -174,6 +188,7 @@ class NetworkSegmenter:
             flip_average=flip_average,
             polarity=PolarityRule() if polarity else None,
             zoom=ZoomRule() if zoom else None,
+            outline=OutlineRule() if edge else None,
         )
 
     @property
@@ -181,15 +196,22 @@ class NetworkSegmenter:
         return self.engine.name
 
     def predict(self, image: np.ndarray, *, pixel_size_um: float | None = None) -> np.ndarray:
-        return self.predict_batch([image])[0]
+        return self.predict_batch([image], pixel_size_um=pixel_size_um)[0]
 
     def predict_batch(
         self, images: list[np.ndarray], *, pixel_size_um: float | None = None
     ) -> list[np.ndarray]:
         """Probabilities ``(Y, X)`` float32 per image; images of one shape share one engine
-        call. The network works in pixels: ``pixel_size_um`` is not needed."""
+        call. The network works in pixels; ``pixel_size_um`` is needed only to place the
+        outline (``outline``, ``+edge``), whose dark-pixel map has kernels in um."""
+        if self.outline is not None and pixel_size_um is None:
+            raise ValueError(
+                f"{self.model_id}: the outline rule (+edge) needs the images' pixel size"
+            )
         if len({im.shape for im in images}) > 1:
-            return [p for im in images for p in self.predict_batch([im])]
+            return [
+                p for im in images for p in self.predict_batch([im], pixel_size_um=pixel_size_um)
+            ]
         batch = np.stack([preprocess(im, self.config) for im in images])
         out = [
             restore_probability(p, original_shape=im.shape, config=self.config)
@@ -199,6 +221,11 @@ class NetworkSegmenter:
             self._look_closer(images, out, self.zoom)
         if self.polarity is not None:
             self._check_polarity(batch, images, out, self.polarity)
+        if self.outline is not None and pixel_size_um is not None:
+            out = [
+                refine_outline(p, im, pixel_size_um=pixel_size_um, rule=self.outline)
+                for p, im in zip(out, images, strict=True)
+            ]
         return out
 
     def _look_closer(self, images: list[np.ndarray], out: list[np.ndarray], rule: ZoomRule) -> None:

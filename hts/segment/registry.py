@@ -30,6 +30,7 @@ import numpy as np
 
 from hts.models.paths import DEFAULT_MODEL, DEFAULT_SEGMENTER, model_path, weights_model_id
 from hts.segment.network import (
+    EDGE_SUFFIX,
     POLARITY_SUFFIX,
     SCALE_MARK,
     TTA_SUFFIX,
@@ -120,8 +121,9 @@ class SegmenterSpec:
 
     Network segmenters (``unet``, a weight file) have ``weights`` and may run at another
     input ``scale`` (None: the paper's half resolution), with ``flip_average`` (``+tta``),
-    a closer look at small or doubtful spheroids (``zoom``, ``+zoom``) and the
-    ``polarity`` check (``+pol``); others (``classical``, plugins) have only a
+    a closer look at small or doubtful spheroids (``zoom``, ``+zoom``), the
+    ``polarity`` check (``+pol``) and the outline grown to the dark cells around the
+    spheroid (``edge``, ``+edge``); others (``classical``, plugins) have only a
     ``name``. ``engine`` (None: chosen on each worker) and ``engine_options`` (keyword
     options of `hts.engines.get_engine`, e.g. ``threads``) say how a network runs; they do
     not change results, so the `model_id` leaves them out.
@@ -133,6 +135,7 @@ class SegmenterSpec:
     flip_average: bool = False
     zoom: bool = False
     polarity: bool = False
+    edge: bool = False
     engine: str | None = None
     engine_options: tuple[tuple[str, Any], ...] = ()  # sorted (option, value) pairs
 
@@ -146,7 +149,7 @@ class SegmenterSpec:
     ) -> SegmenterSpec:
         """The setting ``text`` names: ``unet`` or a weight file, optionally followed by
         ``@SCALE`` (network input scale instead of the paper's 0.5), then ``+tta``, then
-        ``+zoom``, then ``+pol``; or a registered name (``classical``); or an installed plugin's name.
+        ``+zoom``, then ``+pol``, then ``+edge``; or a registered name (``classical``); or an installed plugin's name.
 
         Raises ``ValueError`` for anything else: a name never selects a module to import.
         """
@@ -165,7 +168,7 @@ class SegmenterSpec:
         raise ValueError(
             f"unknown segmenter {text!r}; available: {', '.join(available_segmenters())}, "
             f"the path of a weight file, or unet or a weight file followed by @SCALE, +tta, "
-            f"+zoom and/or +pol{hint}"
+            f"+zoom, +pol and/or +edge{hint}"
         )
 
     @property
@@ -191,7 +194,11 @@ class SegmenterSpec:
 
     def _suffix(self) -> str:
         return mode_suffix(
-            scale=self.scale, flip_average=self.flip_average, zoom=self.zoom, polarity=self.polarity
+            scale=self.scale,
+            flip_average=self.flip_average,
+            zoom=self.zoom,
+            polarity=self.polarity,
+            edge=self.edge,
         )
 
     def __str__(self) -> str:
@@ -214,6 +221,7 @@ class SegmenterSpec:
                 scale=self.scale,
                 zoom=self.zoom,
                 polarity=self.polarity,
+                edge=self.edge,
             )
         if self.name in _FACTORIES:
             return _FACTORIES[self.name](self.engine)
@@ -267,7 +275,7 @@ def available_segmenters() -> list[str]:
 
 def _network_setting(text: str) -> dict[str, Any] | None:
     """The fields of a network `SegmenterSpec` that ``text`` asks for (the shipped U-Net or
-    a weight file, with ``@SCALE``, ``+tta``, ``+zoom``, ``+pol``); None for any other
+    a weight file, with ``@SCALE``, ``+tta``, ``+zoom``, ``+pol``, ``+edge``); None for any other
     segmenter."""
     if text in _FACTORIES and _FACTORIES[text] is not _unet:
         return None
@@ -279,8 +287,10 @@ def _network_setting(text: str) -> dict[str, Any] | None:
             return base
         return None
 
-    unpolar = text.removesuffix(POLARITY_SUFFIX)
-    polarity = unpolar != text
+    unedged = text.removesuffix(EDGE_SUFFIX)
+    edge = unedged != text
+    unpolar = unedged.removesuffix(POLARITY_SUFFIX)
+    polarity = unpolar != unedged
     unzoomed = unpolar.removesuffix(ZOOM_SUFFIX)
     zoom = unzoomed != unpolar
     base = unzoomed.removesuffix(TTA_SUFFIX)
@@ -308,6 +318,7 @@ def _network_setting(text: str) -> dict[str, Any] | None:
         "flip_average": flip_average,
         "zoom": zoom,
         "polarity": polarity,
+        "edge": edge,
     }
 
 

@@ -24,6 +24,8 @@ SHIPPED_ID = weights_model_id(model_path(DEFAULT_MODEL))
         ("unet@0.6+tta", f"{SHIPPED_ID}@0.6+tta"),
         ("unet@0.6+tta+pol", f"{SHIPPED_ID}@0.6+tta+pol"),
         ("unet+pol", f"{SHIPPED_ID}+pol"),
+        ("unet+edge", f"{SHIPPED_ID}+edge"),
+        ("unet@0.6+tta+zoom+pol+edge", f"{SHIPPED_ID}@0.6+tta+zoom+pol+edge"),
         ("classical", "classical-1"),
     ],
 )
@@ -39,6 +41,8 @@ def test_parsing_once_gives_the_fields_and_text_round_trips() -> None:
     assert spec.engine == "onnxruntime" and spec.options == {}
     assert str(spec) == "unet@0.6+tta+pol"
     assert SegmenterSpec.parse(str(spec), engine="onnxruntime") == spec
+    edged = SegmenterSpec.parse("unet+pol+edge")
+    assert edged.edge and edged.polarity and str(edged) == "unet+pol+edge"
     classical = SegmenterSpec.parse("classical")
     assert not classical.is_network and str(classical) == "classical"
 
