@@ -14,11 +14,14 @@ __all__ = ["DEFAULT_MODEL", "DEFAULT_SEGMENTER", "model_path", "weights_model_id
 DEFAULT_MODEL = "unet-r34-v6"
 #: The segmenter setting `hts run`, `hts evaluate`, `hts demo` and the flows use unless
 #: told otherwise (`hts.segment.SegmenterSpec.parse` reads it): the shipped U-Net, one
-#: pass at half resolution, as in the paper. ``unet+zoom`` (a closer look at small or
-#: doubtful spheroids, `hts.segment.network.ZoomRule`) is more accurate on every
-#: evaluation set but costs up to five network passes on the images it looks at again
-#: (docs/model-card.md): a named mode, for low-magnification and whole-well plates.
-DEFAULT_SEGMENTER = "unet"
+#: pass at half resolution, as in the paper, with its spheroid's outline grown to the dark
+#: cells around it (``+edge``, `hts.segment.outline`: better on the real images and the
+#: held-out renderer, docs/model-card.md); ``unet`` is the network's outline alone.
+#: ``unet+zoom`` (a closer look at small or doubtful spheroids,
+#: `hts.segment.network.ZoomRule`) is more accurate on every evaluation set but costs up
+#: to five network passes on the images it looks at again: a named mode, for
+#: low-magnification and whole-well plates.
+DEFAULT_SEGMENTER = "unet+edge"
 _HERE = Path(__file__).parent
 
 

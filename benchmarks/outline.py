@@ -1,0 +1,80 @@
+"""What the outline rule (``+edge``) costs beside the network, per image, in one run.
+
+For each image of a folder: the shipped network's map at image size (the default engine,
+preprocess and restore included), then `hts.segment.outline.refine_outline` on it; both
+timed ``--repeats`` times, alternating, medians reported. Prints one Markdown table row
+per folder; docs/benchmarks.md has the figures and the command.
+
+    python benchmarks/outline.py ../shared/real-dev/images:1 testset/images --repeats 5
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import platform
+import statistics
+import time
+from pathlib import Path
+
+from hts.io.readers import IMAGE_SUFFIXES, read_image
+from hts.segment import get_segmenter
+from hts.segment.outline import refine_outline
+
+log = logging.getLogger("benchmarks.outline")
+
+
+def _cpu() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
+def time_folder(
+    folder: Path, pixel_size_um: float | None, repeats: int
+) -> tuple[int, float, float]:
+    """(images, median network seconds per image, median outline seconds per image)."""
+    network = get_segmenter("unet")
+    paths = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    net_times: list[float] = []
+    rule_times: list[float] = []
+    for path in paths:
+        data = read_image(path)
+        um = pixel_size_um or data.header.pixel_size_um
+        if um is None:
+            raise ValueError(f"{path}: no pixel size in the file; give FOLDER:UM")
+        network.predict(data.pixels, pixel_size_um=um)  # warm caches for this shape
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            probability = network.predict(data.pixels, pixel_size_um=um)
+            t1 = time.perf_counter()
+            refine_outline(probability, data.pixels, pixel_size_um=um)
+            t2 = time.perf_counter()
+            net_times.append(t1 - t0)
+            rule_times.append(t2 - t1)
+    return len(paths), statistics.median(net_times), statistics.median(rule_times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("folders", nargs="+", help="image folders, FOLDER or FOLDER:PIXEL_UM")
+    parser.add_argument("--repeats", type=int, default=5)
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    log.info("CPU: %s", _cpu())
+    print(
+        "| images | n | network s/image (median) | +edge rule s/image (median) | rule / network |"
+    )
+    print("|---|---:|---:|---:|---:|")
+    for text in args.folders:
+        folder, _, um = text.partition(":")
+        n, net, rule = time_folder(Path(folder), float(um) if um else None, args.repeats)
+        print(f"| {folder} | {n} | {net:.3f} | {rule:.3f} | {rule / net:.2f} |")
+
+
+if __name__ == "__main__":
+    main()
