@@ -2,10 +2,13 @@
 
 For each image of a folder: the shipped network's map at image size (the default engine,
 preprocess and restore included), then `hts.segment.outline.refine_outline` on it; both
-timed ``--repeats`` times, alternating, medians reported. Prints one Markdown table row
-per folder; docs/benchmarks.md has the figures and the command.
+timed ``--repeats`` times, alternating, medians reported. With ``--plate N``, also plate
+runs end to end (`benchmarks/throughput.py`'s synthetic plate of N 1300 x 1030 images, one
+local worker x 2 threads, OpenVINO) of ``unet`` and ``unet+edge``, alternating. Prints
+Markdown tables; docs/benchmarks.md has the figures and the command.
 
-    python benchmarks/outline.py ../shared/real-dev/images:1 testset/images --repeats 5
+    python benchmarks/outline.py ../shared/real-dev/images:1 testset/images --repeats 5 \
+        --plate 64
 """
 
 from __future__ import annotations
@@ -63,6 +66,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("folders", nargs="+", help="image folders, FOLDER or FOLDER:PIXEL_UM")
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--plate", type=int, default=0, help="images of a plate run (0: none)")
+    parser.add_argument("--workdir", type=Path, default=Path("benchmarks/results"))
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     log.info("CPU: %s", _cpu())
@@ -74,6 +79,34 @@ def main() -> None:
         folder, _, um = text.partition(":")
         n, net, rule = time_folder(Path(folder), float(um) if um else None, args.repeats)
         print(f"| {folder} | {n} | {net:.3f} | {rule:.3f} | {rule / net:.2f} |")
+    if args.plate:
+        plate_runs(args.workdir, args.plate, args.repeats)
+
+
+def plate_runs(workdir: Path, n: int, repeats: int) -> None:
+    """Steady end-to-end seconds per image of ``unet`` and ``unet+edge`` plate runs."""
+    from throughput import _plate, end_to_end  # benchmarks/ is this script's folder
+
+    from hts.models.paths import DEFAULT_MODEL, model_path
+
+    workdir.mkdir(parents=True, exist_ok=True)
+    plate = _plate(workdir, n)
+    weights = model_path(DEFAULT_MODEL)
+    steady: dict[str, list[float]] = {"": [], "+edge": []}
+    for _ in range(repeats):
+        for suffix, runs in steady.items():
+            _, s = end_to_end(
+                plate, workdir, engine="openvino", weights=weights, workers=1, threads=2,
+                repeats=1, suffix=suffix,
+            )  # fmt: skip
+            runs.extend(s)
+    print("\n| segmenter | end-to-end s/image, steady (median) | runs |")
+    print("|---|---:|---|")
+    for suffix, runs in steady.items():
+        shown = ", ".join(f"{x:.3f}" for x in runs)
+        print(f"| unet{suffix} | {statistics.median(runs):.3f} | {shown} |")
+    ratio = statistics.median(steady["+edge"]) / statistics.median(steady[""])
+    print(f"\nunet+edge / unet, end to end: {ratio:.2f}")
 
 
 if __name__ == "__main__":

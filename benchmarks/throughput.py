@@ -168,9 +168,11 @@ def end_to_end(
     workers: int,
     threads: int,
     repeats: int,
+    suffix: str = "",
 ) -> tuple[list[float], list[float]]:
     """Seconds per image of whole runs (cluster start and model loads included) and of the
-    steady state (from the first finished block to the last: what a long run sees)."""
+    steady state (from the first finished block to the last: what a long run sees).
+    ``suffix``: segmenter modes after the weight file, e.g. ``+edge``."""
     from hts.distributed.cluster import ClusterSpec
     from hts.distributed.run import run_plate
 
@@ -181,7 +183,7 @@ def end_to_end(
         done: list[tuple[float, int]] = []
         t0 = time.perf_counter()
         summary = run_plate(
-            plate, results, segmenter=str(weights), engine=engine,
+            plate, results, segmenter=str(weights) + suffix, engine=engine,
             cluster=ClusterSpec(n_workers=workers, threads_per_worker=threads), batch_size=4,
             progress=partial(_record_progress, done),
         )  # fmt: skip
