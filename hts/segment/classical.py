@@ -151,16 +151,8 @@ def dark_mask(
     Smooth, divide out the illumination surface, threshold the dark side with Otsu's
     method (never closer to the background than its noise allows), then open and close
     morphologically. `segment_classical` keeps the largest filled object of this map;
-    `hts.segment.outline` uses it to place a network's outline.
-
-    Parameters
-    ----------
-    image : (Y, X) array, uint8 or uint16 (any real dtype works)
-        Brightfield image: dark spheroid on a brighter, possibly unevenly lit background.
-    pixel_size_um : float
-        Edge length of a pixel, in micrometres; kernel sizes scale with it.
-    config : ClassicalConfig, optional
-        Defaults to ``ClassicalConfig()``.
+    `hts.segment.outline` uses it to place a network's outline. Parameters as
+    `segment_classical`'s.
 
     Returns
     -------
