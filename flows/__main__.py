@@ -33,7 +33,7 @@ def _parser() -> argparse.ArgumentParser:
             "--model",
             default=DEFAULT_SEGMENTER,
             help=f"segmenter (default {DEFAULT_SEGMENTER}), as hts run --model takes it: unet, "
-            "unet@0.6+tta, classical, FILE.pt[@SCALE][+tta][+zoom][+pol], or the name of an "
+            "unet@0.6+tta, classical, FILE.pt[@SCALE][+tta][+zoom][+pol][+edge], or the name of an "
             "installed segmenter plugin",
         )
         p.add_argument("--engine", help="inference engine (default: automatic)")

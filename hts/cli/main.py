@@ -185,7 +185,8 @@ def _build_parser() -> argparse.ArgumentParser:
         "weight file: @0.6 runs the network on 0.6 of the image size instead of half, +tta "
         "averages it over flips (unet@0.6+tta: lower error with debris, about 5x the time), "
         "+zoom looks again at twice the scale where the spheroid is small or doubtful, +pol "
-        "looks at doubtful images inverted (bright spheroids on dark), in that order",
+        "looks at doubtful images inverted (bright spheroids on dark), +edge grows the "
+        "spheroid's outline into the dark cells around it where it stays compact, in that order",
     )
     p.add_argument(
         "--engine",
@@ -214,7 +215,7 @@ def _build_parser() -> argparse.ArgumentParser:
         "--model",
         default=DEFAULT_SEGMENTER,
         help=f"segmenter (default {DEFAULT_SEGMENTER}), as hts run --model takes it: unet, "
-        "unet@0.6+tta, classical, or a weight file path (@SCALE, +tta, +zoom, +pol allowed)",
+        "unet@0.6+tta, classical, or a weight file path (@SCALE, +tta, +zoom, +pol, +edge allowed)",
     )
     p.add_argument("--pixel-size-um", type=float, help="pixel size (default: each file's metadata)")
     p.add_argument(
