@@ -18,8 +18,9 @@ import pytest
 import xarray as xr
 
 from hts.distributed.cluster import ClusterSpec
-from hts.models.paths import DEFAULT_MODEL
+from hts.models.paths import DEFAULT_SEGMENTER
 from hts.results import open_results
+from hts.segment import segmenter_model_id
 
 from .conftest import ROOT, assert_same_results, free_port, wait_for
 
@@ -147,7 +148,7 @@ def test_scheduler_and_two_worker_containers_segment_a_mounted_plate(
             "--engine", "onnxruntime", "--scheduler", scheduler,
             env=docker_env,
         )  # fmt: skip
-        assert f"model {DEFAULT_MODEL}: 12 ok" in out, out
+        assert f"model {segmenter_model_id(DEFAULT_SEGMENTER)}: 12 ok" in out, out
         no_torch = "import importlib.util as u; assert u.find_spec('torch') is None"
         _sh(*run, "--rm", image, "python", "-c", no_torch, env=docker_env)
     finally:
@@ -161,7 +162,7 @@ def test_scheduler_and_two_worker_containers_segment_a_mounted_plate(
     )
     assert_same_results(
         open_results(data / "unet.results.zarr").load(),
-        _host_run(plate, tmp_path / "unet.zarr", segmenter="unet", engine="onnxruntime"),
+        _host_run(plate, tmp_path / "unet.zarr", segmenter=DEFAULT_SEGMENTER, engine="onnxruntime"),
     )
 
 
