@@ -15,26 +15,16 @@ from __future__ import annotations
 
 import argparse
 import logging
-import platform
 import statistics
 import time
 from pathlib import Path
 
+from hts.engines.cpu import cpu_model
 from hts.io.readers import IMAGE_SUFFIXES, read_image
 from hts.segment import get_segmenter
 from hts.segment.outline import refine_outline
 
 log = logging.getLogger("benchmarks.outline")
-
-
-def _cpu() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 def time_folder(
@@ -70,7 +60,7 @@ def main() -> None:
     parser.add_argument("--workdir", type=Path, default=Path("benchmarks/results"))
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    log.info("CPU: %s", _cpu())
+    log.info("CPU: %s", cpu_model())
     print(
         "| images | n | network s/image (median) | +edge rule s/image (median) | rule / network |"
     )
