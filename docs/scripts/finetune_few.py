@@ -2,7 +2,8 @@
 
 For each split of a folder of images with reference masks (e.g. ../shared/real-dev), the
 model is fine-tuned on k images with the documented `hts train` recipe and scored with
-`hts evaluate` on the images it did not see; the table gives the JCD of the model before
+`hts evaluate` on the images it did not see (with ``--suffix``'s modes, by default the
+default segmenter's outline rule ``+edge``); the table gives the JCD of the model before
 and after, per split, and the mean. Run from the repository root:
 
     python docs/scripts/finetune_few.py --images ../shared/real-dev/images \
@@ -66,6 +67,12 @@ def main() -> int:
     p.add_argument("--init", default="unet", help="model to fine-tune (default: the shipped one)")
     p.add_argument("--max-splits", type=int, default=5)
     p.add_argument(
+        "--suffix",
+        default="+edge",
+        help="segmenter modes after the model, before and after fine-tuning (default +edge, "
+        "the default's outline rule; '' for the network alone)",
+    )
+    p.add_argument(
         "--without-freeze-norm",
         action="store_true",
         help="leave --freeze-norm out of the recipe (batch-norm re-estimated, as before)",
@@ -96,13 +103,15 @@ def main() -> int:
             tr_mk = _link([masks[f.stem] for f in train], run / "train" / "masks")
             te_im = _link(test, run / "test" / "images")
             te_mk = _link([masks[f.stem] for f in test], run / "test" / "masks")
-            before = _mean_jcd(args.init, te_im, te_mk, um, run / "eval_before")
+            before = _mean_jcd(args.init + args.suffix, te_im, te_mk, um, run / "eval_before")
             t0 = time.perf_counter()
             _hts("train", "--images", str(tr_im), "--masks", str(tr_mk), "--pixel-size-um",
                  str(um), "--init", args.init, "--out", str(run / "model"), *recipe,
                  *shlex.split(args.also))  # fmt: skip
             seconds = time.perf_counter() - t0
-            after = _mean_jcd(str(run / "model" / "best.pt"), te_im, te_mk, um, run / "eval_after")
+            after = _mean_jcd(
+                f"{run / 'model' / 'best.pt'}{args.suffix}", te_im, te_mk, um, run / "eval_after"
+            )
             rows.append((k, name, len(test), before, after, seconds))
             print(f"{name}: JCD on {len(test)} unseen {before:.3f} -> {after:.3f} "
                   f"({seconds:.0f} s of training)", flush=True)  # fmt: skip

@@ -31,6 +31,7 @@ import numpy as np
 from hts.models.paths import DEFAULT_MODEL, DEFAULT_SEGMENTER, model_path, weights_model_id
 from hts.segment.network import (
     EDGE_SUFFIX,
+    NEAR_SUFFIX,
     POLARITY_SUFFIX,
     SCALE_MARK,
     TTA_SUFFIX,
@@ -121,7 +122,8 @@ class SegmenterSpec:
 
     Network segmenters (``unet``, a weight file) have ``weights`` and may run at another
     input ``scale`` (None: the paper's half resolution), with ``flip_average`` (``+tta``),
-    a closer look at small or doubtful spheroids (``zoom``, ``+zoom``), the
+    a closer look at small or doubtful spheroids (``zoom``, ``+zoom``: the whole image;
+    ``near``, ``+near``: a window around the spheroid), the
     ``polarity`` check (``+pol``) and the outline grown to the dark cells around the
     spheroid (``edge``, ``+edge``); others (``classical``, plugins) have only a
     ``name``. ``engine`` (None: chosen on each worker) and ``engine_options`` (keyword
@@ -136,6 +138,7 @@ class SegmenterSpec:
     zoom: bool = False
     polarity: bool = False
     edge: bool = False
+    near: bool = False
     engine: str | None = None
     engine_options: tuple[tuple[str, Any], ...] = ()  # sorted (option, value) pairs
 
@@ -149,7 +152,8 @@ class SegmenterSpec:
     ) -> SegmenterSpec:
         """The setting ``text`` names: ``unet`` or a weight file, optionally followed by
         ``@SCALE`` (network input scale instead of the paper's 0.5), then ``+tta``, then
-        ``+zoom``, then ``+pol``, then ``+edge``; or a registered name (``classical``); or an installed plugin's name.
+        ``+zoom`` or ``+near``, then ``+pol``, then ``+edge``; or a registered name
+        (``classical``); or an installed plugin's name.
 
         Raises ``ValueError`` for anything else: a name never selects a module to import.
         """
@@ -168,7 +172,7 @@ class SegmenterSpec:
         raise ValueError(
             f"unknown segmenter {text!r}; available: {', '.join(available_segmenters())}, "
             f"the path of a weight file, or unet or a weight file followed by @SCALE, +tta, "
-            f"+zoom, +pol and/or +edge{hint}"
+            f"+zoom or +near, +pol and/or +edge{hint}"
         )
 
     @property
@@ -199,6 +203,7 @@ class SegmenterSpec:
             zoom=self.zoom,
             polarity=self.polarity,
             edge=self.edge,
+            near=self.near,
         )
 
     def __str__(self) -> str:
@@ -222,6 +227,7 @@ class SegmenterSpec:
                 zoom=self.zoom,
                 polarity=self.polarity,
                 edge=self.edge,
+                near=self.near,
             )
         if self.name in _FACTORIES:
             return _FACTORIES[self.name](self.engine)
@@ -275,7 +281,8 @@ def available_segmenters() -> list[str]:
 
 def _network_setting(text: str) -> dict[str, Any] | None:
     """The fields of a network `SegmenterSpec` that ``text`` asks for (the shipped U-Net or
-    a weight file, with ``@SCALE``, ``+tta``, ``+zoom``, ``+pol``, ``+edge``); None for any other
+    a weight file, with ``@SCALE``, ``+tta``, ``+zoom`` or ``+near``, ``+pol``, ``+edge``); None
+    for any other
     segmenter."""
     if text in _FACTORIES and _FACTORIES[text] is not _unet:
         return None
@@ -291,8 +298,12 @@ def _network_setting(text: str) -> dict[str, Any] | None:
     edge = unedged != text
     unpolar = unedged.removesuffix(POLARITY_SUFFIX)
     polarity = unpolar != unedged
-    unzoomed = unpolar.removesuffix(ZOOM_SUFFIX)
-    zoom = unzoomed != unpolar
+    unnear = unpolar.removesuffix(NEAR_SUFFIX)
+    near = unnear != unpolar
+    unzoomed = unnear.removesuffix(ZOOM_SUFFIX)
+    zoom = unzoomed != unnear
+    if zoom and near:
+        return None  # one closer look: of the whole image or near the spheroid
     base = unzoomed.removesuffix(TTA_SUFFIX)
     flip_average = base != unzoomed
     scale: float | None = None
@@ -319,6 +330,7 @@ def _network_setting(text: str) -> dict[str, Any] | None:
         "zoom": zoom,
         "polarity": polarity,
         "edge": edge,
+        "near": near,
     }
 
 

@@ -104,3 +104,48 @@ def test_zoom_is_part_of_the_setting_and_its_model_id() -> None:
     assert mode_suffix(scale=None, flip_average=False, zoom=True) == "+zoom"
     with pytest.raises(ValueError, match="unknown segmenter"):
         SegmenterSpec.parse("unet+pol+zoom")  # the suffixes have one order
+
+
+def test_near_looks_closer_only_in_a_window_around_the_spheroid() -> None:
+    # 40 pixels across (20 at half resolution): found by the first look, but small
+    image = _image(radius=20, shape=(600, 800))
+    engine = MinimumSizeEngine()
+    near = NetworkSegmenter(engine, "minimum-size", zoom=ZoomRule.near())
+    found = near.predict(image) >= 0.5
+    # the first look at half resolution, the second at full in a 256-pixel square (the
+    # least window; twice the 41 pixels of the box would be less), not the whole image
+    assert [s[1:] for s in engine.shapes] == [(320, 416), (256, 256)]
+    truth = image < 100
+    assert (found & truth).sum() / (found | truth).sum() > 0.85
+
+
+def test_near_sees_the_whole_image_where_the_first_look_found_nothing() -> None:
+    image = _image(radius=11, shape=(600, 800))  # 11 across at half resolution: missed
+    engine = MinimumSizeEngine()
+    found = NetworkSegmenter(engine, "minimum-size", zoom=ZoomRule.near()).predict(image) >= 0.5
+    assert [s[1:] for s in engine.shapes] == [(320, 416), (608, 800)]
+    truth = image < 100
+    assert (found & truth).sum() / (found | truth).sum() > 0.85
+
+
+def test_the_window_stays_inside_the_image() -> None:
+    rule = ZoomRule.near()
+    # a 200-pixel box in the corner: 400 wide, moved inside rather than cut
+    rows, cols = rule.window_box((0, 0, 200, 200), (1000, 1200))
+    assert (rows, cols) == (slice(0, 400), slice(0, 400))
+    rows, cols = rule.window_box((1150, 950, 50, 50), (1000, 1200))
+    assert (rows, cols) == (slice(744, 1000), slice(944, 1200))
+    # larger than the image: the whole image
+    assert rule.window_box((10, 10, 150, 150), (200, 300)) == (slice(0, 200), slice(0, 300))
+    assert ZoomRule().window_box((0, 0, 5, 5), (20, 30)) == (slice(0, 20), slice(0, 30))
+
+
+def test_near_is_part_of_the_setting_and_its_model_id() -> None:
+    spec = SegmenterSpec.parse("unet+near+edge")
+    assert (spec.near, spec.zoom, spec.edge) == (True, False, True)
+    assert str(spec) == "unet+near+edge"
+    assert spec.model_id == SegmenterSpec.parse("unet").model_id + "+near+edge"
+    with pytest.raises(ValueError, match="unknown segmenter"):
+        SegmenterSpec.parse("unet+zoom+near")  # one closer look or the other
+    with pytest.raises(ValueError, match="whole image"):
+        mode_suffix(scale=None, flip_average=False, zoom=True, near=True)
