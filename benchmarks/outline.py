@@ -1,14 +1,20 @@
-"""What the outline rule (``+edge``) costs beside the network, per image, in one run.
+"""What the default's modes (``+edge``, ``+near``) cost beside the network, in one run.
 
 For each image of a folder: the shipped network's map at image size (the default engine,
 preprocess and restore included), then `hts.segment.outline.refine_outline` on it; both
-timed ``--repeats`` times, alternating, medians reported. With ``--plate N``, also plate
-runs end to end (`benchmarks/throughput.py`'s synthetic plate of N 1300 x 1030 images, one
-local worker x 2 threads, OpenVINO) of ``unet`` and ``unet+edge``, alternating. Prints
-Markdown tables; docs/benchmarks.md has the figures and the command.
+timed ``--repeats`` times, alternating, medians reported. With ``--modes``, each image is
+also segmented by each of those settings in turn (``--repeats`` times, alternating), and
+the table gives each setting's mean seconds per image (of the per-image medians: images
+looked at again cost more, so the mean is what a plate pays) and its ratio to the first.
+With ``--plate N``, also plate runs end to end (`benchmarks/throughput.py`'s synthetic
+plate of N 1300 x 1030 images, one local worker x 2 threads, OpenVINO) of the same
+settings (default ``unet`` and ``unet+edge``), alternating. Prints Markdown tables;
+docs/benchmarks.md has the figures and the command.
 
     python benchmarks/outline.py ../shared/real-dev/images:1 testset/images --repeats 5 \
         --plate 64
+    python benchmarks/outline.py testset/images heldout/images --repeats 3 \
+        --modes unet unet+edge unet+near+edge --plate 64
 """
 
 from __future__ import annotations
@@ -52,11 +58,39 @@ def time_folder(
     return len(paths), statistics.median(net_times), statistics.median(rule_times)
 
 
+def time_modes(
+    folder: Path, pixel_size_um: float | None, repeats: int, modes: list[str]
+) -> dict[str, float]:
+    """Mean over the folder's images of each setting's median seconds per image."""
+    segmenters = {mode: get_segmenter(mode) for mode in modes}
+    paths = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    per_image: dict[str, list[float]] = {mode: [] for mode in modes}
+    for path in paths:
+        data = read_image(path)
+        um = pixel_size_um or data.header.pixel_size_um
+        if um is None:
+            raise ValueError(f"{path}: no pixel size in the file; give FOLDER:UM")
+        times: dict[str, list[float]] = {mode: [] for mode in modes}
+        for segmenter in segmenters.values():
+            segmenter.predict(data.pixels, pixel_size_um=um)  # warm caches for this shape
+        for _ in range(repeats):
+            for mode, segmenter in segmenters.items():
+                t0 = time.perf_counter()
+                segmenter.predict(data.pixels, pixel_size_um=um)
+                times[mode].append(time.perf_counter() - t0)
+        for mode in modes:
+            per_image[mode].append(statistics.median(times[mode]))
+    return {mode: statistics.fmean(per_image[mode]) for mode in modes}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("folders", nargs="+", help="image folders, FOLDER or FOLDER:PIXEL_UM")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--plate", type=int, default=0, help="images of a plate run (0: none)")
+    parser.add_argument(
+        "--modes", nargs="+", default=[], help="settings to time per image, the first the base"
+    )
     parser.add_argument("--workdir", type=Path, default=Path("benchmarks/results"))
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
@@ -69,12 +103,22 @@ def main() -> None:
         folder, _, um = text.partition(":")
         n, net, rule = time_folder(Path(folder), float(um) if um else None, args.repeats)
         print(f"| {folder} | {n} | {net:.3f} | {rule:.3f} | {rule / net:.2f} |")
+    if args.modes:
+        print("\n| images | " + " | ".join(f"{m} s/image (mean)" for m in args.modes) + " |")
+        print("|---|" + "---:|" * len(args.modes))
+        for text in args.folders:
+            folder, _, um = text.partition(":")
+            means = time_modes(Path(folder), float(um) if um else None, args.repeats, args.modes)
+            base = means[args.modes[0]]
+            cells = [f"{means[m]:.3f} ({means[m] / base:.2f}x)" for m in args.modes]
+            print(f"| {folder} | " + " | ".join(cells) + " |")
     if args.plate:
-        plate_runs(args.workdir, args.plate, args.repeats)
+        suffixes = [m.removeprefix("unet") for m in args.modes] or ["", "+edge"]
+        plate_runs(args.workdir, args.plate, args.repeats, suffixes)
 
 
-def plate_runs(workdir: Path, n: int, repeats: int) -> None:
-    """Steady end-to-end seconds per image of ``unet`` and ``unet+edge`` plate runs."""
+def plate_runs(workdir: Path, n: int, repeats: int, suffixes: list[str]) -> None:
+    """Steady end-to-end seconds per image of plate runs of ``unet`` + each suffix."""
     from throughput import _plate, end_to_end  # benchmarks/ is this script's folder
 
     from hts.models.paths import DEFAULT_MODEL, model_path
@@ -82,7 +126,7 @@ def plate_runs(workdir: Path, n: int, repeats: int) -> None:
     workdir.mkdir(parents=True, exist_ok=True)
     plate = _plate(workdir, n)
     weights = model_path(DEFAULT_MODEL)
-    steady: dict[str, list[float]] = {"": [], "+edge": []}
+    steady: dict[str, list[float]] = {suffix: [] for suffix in suffixes}
     for _ in range(repeats):
         for suffix, runs in steady.items():
             _, s = end_to_end(
@@ -95,8 +139,10 @@ def plate_runs(workdir: Path, n: int, repeats: int) -> None:
     for suffix, runs in steady.items():
         shown = ", ".join(f"{x:.3f}" for x in runs)
         print(f"| unet{suffix} | {statistics.median(runs):.3f} | {shown} |")
-    ratio = statistics.median(steady["+edge"]) / statistics.median(steady[""])
-    print(f"\nunet+edge / unet, end to end: {ratio:.2f}")
+    base = statistics.median(steady[suffixes[0]])
+    for suffix in suffixes[1:]:
+        ratio = statistics.median(steady[suffix]) / base
+        print(f"\nunet{suffix} / unet{suffixes[0]}, end to end: {ratio:.2f}")
 
 
 if __name__ == "__main__":
