@@ -184,7 +184,8 @@ def _build_parser() -> argparse.ArgumentParser:
         "name of an installed segmenter plugin (hts.segmenters entry points); after unet or a "
         "weight file: @0.6 runs the network on 0.6 of the image size instead of half, +tta "
         "averages it over flips (unet@0.6+tta: lower error with debris, about 5x the time), "
-        "+zoom looks again at twice the scale where the spheroid is small or doubtful, +pol "
+        "+zoom looks again at twice the scale where the spheroid is small or doubtful (+near: "
+        "only in a window around it), +pol "
         "looks at doubtful images inverted (bright spheroids on dark), +edge grows the "
         "spheroid's outline into the dark cells around it where it stays compact, in that order",
     )
