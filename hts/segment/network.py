@@ -11,7 +11,7 @@ import numpy as np
 
 from hts.engines import Engine, get_engine
 from hts.measure.choose import SpheroidChoice, choose_spheroid
-from hts.segment.outline import OutlineRule, refine_outline
+from hts.segment.outline import OutlineRule, keep_margin, refine_outline
 from hts.segment.preprocess import PreprocessConfig, preprocess, restore_probability
 
 __all__ = [
@@ -278,8 +278,9 @@ class NetworkSegmenter:
         return out
 
     def _look_closer(self, images: list[np.ndarray], out: list[np.ndarray], rule: ZoomRule) -> None:
-        """Replace, in place, the maps of images whose spheroid is small or doubtful by a
-        closer look's where that is at least as confident (`ZoomRule`)."""
+        """Replace, in place, the outlines of images whose spheroid is small or doubtful by
+        a closer look's where that is at least as confident (`ZoomRule`); the certainty
+        stays the first look's (`keep_margin`)."""
         for i, (image, probs) in enumerate(zip(images, out, strict=True)):
             choice = choose_spheroid(probs >= 0.5, probs)
             p, share = _chosen_confidence(choice, probs)
@@ -310,7 +311,10 @@ class NetworkSegmenter:
                 again = probs.copy()
                 again[rows, cols] = looked
             if _spheroid_confidence(again)[0] >= p:
-                out[i] = again
+                # The closer look's outline, the first look's certainty: QC's
+                # low_confidence keeps measuring the look at the whole image, whose
+                # coarser map shows doubt that a sharper look would hide.
+                out[i] = keep_margin(probs, again >= 0.5, (again >= 0.5) != (probs >= 0.5))
 
     def _network(self, batch: np.ndarray) -> np.ndarray:
         """(B, y, x) probabilities of a preprocessed batch, flip-averaged if asked."""

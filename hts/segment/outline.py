@@ -22,7 +22,7 @@ import numpy.typing as npt
 from hts.measure.choose import choose_spheroid
 from hts.segment.classical import dark_mask
 
-__all__ = ["OutlineRule", "grow_into", "refine_outline", "solidity"]
+__all__ = ["OutlineRule", "grow_into", "keep_margin", "refine_outline", "solidity"]
 
 
 @dataclass(frozen=True)
@@ -77,6 +77,27 @@ def solidity(mask: npt.NDArray[np.bool_]) -> float:
     return float(cv2.contourArea(outline) / hull) if hull > 0 else 0.0
 
 
+def keep_margin(
+    probability: npt.NDArray[np.float32],
+    mask: npt.NDArray[np.bool_],
+    doubt: npt.NDArray[np.bool_] | None = None,
+) -> npt.NDArray[np.float32]:
+    """A map whose side of 0.5 is ``mask`` and whose certainty is ``probability``'s.
+
+    Each pixel keeps its decision margin ``|p - 0.5|`` (at least 0.001, so no pixel sits
+    on 0.5) and moves to the side ``mask`` says. A rule that moves the outline (the dark
+    cells of `refine_outline`, a closer look's `+near`) then leaves QC's
+    ``low_confidence``, which measures that margin along the border, to the network's
+    first look at the whole image.
+    """
+    if probability.shape != mask.shape:
+        raise ValueError(f"probability {probability.shape} and mask {mask.shape} differ")
+    margin = np.maximum(np.abs(probability - np.float32(0.5)), np.float32(0.001))
+    if doubt is not None:
+        margin[doubt] = np.float32(0.001)
+    return np.where(mask, np.float32(0.5) + margin, np.float32(0.5) - margin).astype(np.float32)
+
+
 def _fill_holes(mask: npt.NDArray[np.bool_]) -> npt.NDArray[np.bool_]:
     padded = np.pad(mask, 1).astype(np.uint8)
     cv2.floodFill(padded, None, (0, 0), 1)
@@ -129,7 +150,7 @@ def refine_outline(
     The spheroid is chosen as `hts run` chooses it (`hts.measure.choose.choose_spheroid`
     on the map at 0.5); it grows into `hts.segment.classical.dark_mask` of ``image``
     where the rule allows. Pixels it gains move to the spheroid's side of 0.5 with the
-    network's certainty kept (``p`` becomes ``1 - p``), so QC's confidence along the
+    network's certainty kept (`keep_margin`), so QC's confidence along the
     border still measures the network. Images without a spheroid, or whose growth the
     rule refuses, come back unchanged (the same array).
 
@@ -178,6 +199,4 @@ def refine_outline(
     gained = grown & ~core & (probability < 0.5)
     if not gained.any():
         return probability
-    out = probability.copy()
-    out[gained] = 1.0 - out[gained]
-    return out
+    return keep_margin(probability, gained | (probability >= 0.5))

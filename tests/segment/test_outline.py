@@ -8,7 +8,7 @@ import pytest
 
 from hts.measure.qc import contour_margin
 from hts.segment.network import NetworkSegmenter
-from hts.segment.outline import OutlineRule, grow_into, refine_outline
+from hts.segment.outline import OutlineRule, grow_into, keep_margin, refine_outline
 
 SHAPE = (240, 300)
 CENTRE = (150, 120)  # x, y
@@ -121,3 +121,19 @@ def test_qc_confidence_is_measured_on_the_network_map() -> None:
     refined = refine_outline(probability, _image(), pixel_size_um=1.0)
     margin = contour_margin(refined, refined >= 0.5)
     assert margin > 0.5
+
+
+def test_keep_margin_moves_pixels_across_0_5_with_their_certainty() -> None:
+    probability = np.array([[0.9, 0.2, 0.5, 0.6]], np.float32)
+    mask = np.array([[True, True, False, False]])
+    out = keep_margin(probability, mask)
+    assert out.dtype == np.float32
+    assert ((out >= 0.5) == mask).all()
+    np.testing.assert_allclose(out, [[0.9, 0.8, 0.499, 0.4]], atol=1e-6)
+    # pixels called doubtful sit next to 0.5 on their side, whatever their certainty was
+    doubt = np.array([[False, True, False, False]])
+    np.testing.assert_allclose(
+        keep_margin(probability, mask, doubt), [[0.9, 0.501, 0.499, 0.4]], atol=1e-6
+    )
+    with pytest.raises(ValueError, match="differ"):
+        keep_margin(probability, mask[:, :2])

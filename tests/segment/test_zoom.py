@@ -6,6 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
+from hts.measure.qc import contour_margin
 from hts.segment import SegmenterSpec
 from hts.segment.network import NetworkSegmenter, ZoomRule, mode_suffix
 
@@ -125,6 +126,22 @@ def test_near_does_not_look_again_where_the_first_look_found_nothing() -> None:
     found = NetworkSegmenter(engine, "minimum-size", zoom=ZoomRule.near()).predict(image) >= 0.5
     assert [s[1:] for s in engine.shapes] == [(320, 416)]
     assert not found.any()  # +zoom, the whole image's closer look, finds it (above)
+
+
+def test_where_the_looks_disagree_qc_sees_doubt() -> None:
+    """The closer look's outline is kept, but the band where it differs from the first
+    look's is near 0.5, so QC's low_confidence (the margin along the border) sees that
+    the two looks did not agree; elsewhere the first look's certainty stays."""
+    image = _image(radius=20, shape=(600, 800))
+    engine = MinimumSizeEngine()
+    first = NetworkSegmenter(engine, "minimum-size").predict(image)
+    near = NetworkSegmenter(MinimumSizeEngine(), "minimum-size", zoom=ZoomRule.near())
+    out = near.predict(image)
+    moved = (out >= 0.5) != (first >= 0.5)
+    assert moved.any()  # the closer look's outline differs from the first look's
+    assert (np.abs(out[moved] - 0.5) < 0.01).all()
+    np.testing.assert_allclose(out[~moved], first[~moved], atol=1e-3)
+    assert contour_margin(out, out >= 0.5) < contour_margin(first, first >= 0.5)
 
 
 def test_the_window_stays_inside_the_image() -> None:
