@@ -13,15 +13,16 @@ __all__ = ["DEFAULT_MODEL", "DEFAULT_SEGMENTER", "model_path", "weights_model_id
 #: The U-Net shipped with hts (trained from scratch on domain-randomised synthetic data).
 DEFAULT_MODEL = "unet-r34-v6"
 #: The segmenter setting `hts run`, `hts evaluate`, `hts demo` and the flows use unless
-#: told otherwise (`hts.segment.SegmenterSpec.parse` reads it): the shipped U-Net, one
-#: pass at half resolution, as in the paper, with its spheroid's outline grown to the dark
-#: cells around it (``+edge``, `hts.segment.outline`: better on the real images and the
-#: held-out renderer, docs/model-card.md); ``unet`` is the network's outline alone.
-#: ``unet+zoom`` (a closer look at small or doubtful spheroids,
-#: `hts.segment.network.ZoomRule`) is more accurate on every evaluation set but costs up
-#: to five network passes on the images it looks at again: a named mode, for
+#: told otherwise (`hts.segment.SegmenterSpec.parse` reads it): the shipped U-Net at half
+#: resolution, as in the paper; a closer look at twice the scale in a window around a
+#: small or doubtful spheroid (``+near``, `hts.segment.network.ZoomRule.near`); then its
+#: outline grown to the dark cells around it (``+edge``, `hts.segment.outline`). Each
+#: step measured better on the real images, the held-out renderer or our own test set
+#: and no worse on the others (docs/model-card.md); ``unet`` is the network alone, one
+#: pass. ``unet+zoom`` looks again at the whole image, also where the first look found
+#: nothing: up to five network passes on those images, a named mode for
 #: low-magnification and whole-well plates.
-DEFAULT_SEGMENTER = "unet+edge"
+DEFAULT_SEGMENTER = "unet+near+edge"
 _HERE = Path(__file__).parent
 
 
