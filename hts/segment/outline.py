@@ -85,10 +85,20 @@ def keep_margin(
     """A map whose side of 0.5 is ``mask`` and whose certainty is ``probability``'s.
 
     Each pixel keeps its decision margin ``|p - 0.5|`` (at least 0.001, so no pixel sits
-    on 0.5) and moves to the side ``mask`` says. A rule that moves the outline (the dark
-    cells of `refine_outline`, a closer look's `+near`) then leaves QC's
+    on 0.5) and moves to the side ``mask`` says; pixels in ``doubt`` get the least margin.
+    A rule that moves the outline (the dark cells of `refine_outline`, a closer look of
+    ``+near`` or ``+zoom``, with ``doubt`` where the two looks disagree) then leaves QC's
     ``low_confidence``, which measures that margin along the border, to the network's
     first look at the whole image.
+
+    Parameters
+    ----------
+    probability : (Y, X) float32
+        The map whose certainty is kept.
+    mask : (Y, X) bool
+        The pixels that end on the spheroid's side (>= 0.5).
+    doubt : (Y, X) bool, optional
+        Pixels set next to 0.5 (on ``mask``'s side) whatever their certainty was.
     """
     if probability.shape != mask.shape:
         raise ValueError(f"probability {probability.shape} and mask {mask.shape} differ")

@@ -21,8 +21,11 @@ THRESHOLD = 0.5
 #: change that alters results: results stores record it per image and a re-run redoes
 #: results of another version, as it does for another model. 1: up to 2026-11-26;
 #: 2: outline smoothing in restore_probability; 3: robust spheroid choice
-#: (`hts.measure.choose`), uncertain_choice flag.
-PROCESSING_VERSION = 3
+#: (`hts.measure.choose`), uncertain_choice flag; 4: a closer look (``+zoom``,
+#: ``+near``) keeps its outline with the first look's certainty, and doubt where the
+#: looks disagree (`hts.segment.outline.keep_margin`), which changes QC flags and choices
+#: under the same model id.
+PROCESSING_VERSION = 4
 
 
 def analyse_probability(
