@@ -1,6 +1,6 @@
 """Where does a set's reference outline lie, in the image's own contrast? (model card)
 
-For each image with a reference mask: the reference spheroid (largest object), its
+For each image with a reference mask: the reference spheroid (largest object, filled), its
 equivalent radius R, the image smoothed at R / 40, the background (median in a ring 0.3-0.6 R
 outside the outline) and the core (median deeper than 0.5 R inside). In bands just inside
 the outline (0-3 %, 3-8 %, 8-15 %, 15-25 % of R deep) it reports how much of the core's
@@ -22,6 +22,8 @@ import cv2
 import numpy as np
 
 from hts.io.readers import IMAGE_SUFFIXES, read_image
+from hts.measure.morphometrics import largest_object
+from hts.segment.preprocess import to_gray
 
 BANDS = ((0.0, 0.03), (0.03, 0.08), (0.08, 0.15), (0.15, 0.25))
 
@@ -29,11 +31,8 @@ BANDS = ((0.0, 0.03), (0.03, 0.08), (0.08, 0.15), (0.15, 0.25))
 def band_fractions(image: np.ndarray, reference: np.ndarray) -> list[float]:
     """Darkening of each band of `BANDS` inside the reference outline, as a fraction of the
     core's (nan for a band without pixels)."""
-    gray = image.astype(np.float32)
-    if gray.ndim == 3:
-        gray = gray.mean(axis=-1)
-    _, labels, stats, _ = cv2.connectedComponentsWithStats(reference.astype(np.uint8))
-    mask = (labels == 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))).astype(np.uint8)
+    gray = to_gray(image).astype(np.float32)
+    mask = largest_object(reference)[0].astype(np.uint8)
     radius = float(np.sqrt(mask.sum() / np.pi))
     smooth = cv2.GaussianBlur(gray, (0, 0), max(1.0, radius / 40.0))
     outside = cv2.distanceTransform(1 - mask, cv2.DIST_L2, 5)

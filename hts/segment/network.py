@@ -314,7 +314,8 @@ class NetworkSegmenter:
                 # The closer look's outline, the first look's certainty: QC's
                 # low_confidence keeps measuring the look at the whole image, whose
                 # coarser map shows doubt that a sharper look would hide.
-                out[i] = keep_margin(probs, again >= 0.5, (again >= 0.5) != (probs >= 0.5))
+                closer_mask = again >= 0.5
+                out[i] = keep_margin(probs, closer_mask, closer_mask != (probs >= 0.5))
 
     def _network(self, batch: np.ndarray) -> np.ndarray:
         """(B, y, x) probabilities of a preprocessed batch, flip-averaged if asked."""
